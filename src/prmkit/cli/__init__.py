@@ -1,0 +1,30 @@
+"""The ``prmkit`` command: one sub-command per stage of a PRM's life.
+
+Each stage lives in its own module of this package and imports its heavy dependencies (torch,
+transformers) only when its command actually runs, so ``prmkit --help`` is instant.
+"""
+
+from __future__ import annotations
+
+import typer
+
+from prmkit.cli import annotate, convert, demo, evaluate, score, search, serve, train
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="prmkit",
+    help="Process reward models: score steps, synthesize labels, train, evaluate, search, serve.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(evaluate.app, name="eval")
+app.add_typer(train.app, name="train")
+app.add_typer(annotate.app, name="annotate")
+for module in (score, convert, search, serve, demo):
+    app.command(name=module.NAME, help=module.HELP)(module.run)
+
+
+def main() -> None:
+    app()

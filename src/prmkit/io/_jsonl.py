@@ -1,0 +1,72 @@
+"""JSON/JSONL reading with errors that name file, line and field; writing that never leaves a
+half-written file looking complete (write to ``<name>.partial``, rename when done)."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+from collections.abc import Iterable, Iterator, Mapping
+from pathlib import Path
+from typing import IO, Any
+
+__all__ = ["FormatError", "read_jsonl", "write_jsonl", "atomic_writer", "require"]
+
+
+class FormatError(ValueError):
+    """Malformed input; the message names the file, the line (or record) and the field."""
+
+
+def read_jsonl(path: str | os.PathLike[str]) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Yield ``(line_number, record)`` for each non-blank line (1-based line numbers).
+
+    Raises:
+        FormatError: a line is not valid JSON or not a JSON object.
+    """
+    with open(path, encoding="utf-8") as handle:
+        for line_number, line in enumerate(handle, 1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as err:
+                raise FormatError(f"{path}:{line_number}: invalid JSON ({err.msg} at column {err.colno})") from None
+            if not isinstance(record, dict):
+                raise FormatError(f"{path}:{line_number}: expected a JSON object, got {type(record).__name__}")
+            yield line_number, record
+
+
+def require(record: Mapping[str, Any], field: str, kind: type | tuple[type, ...], where: str) -> Any:
+    """Return ``record[field]``, checking presence and type; ``where`` is e.g. ``"data.jsonl:12"``."""
+    if field not in record:
+        raise FormatError(f"{where}: missing field {field!r} (fields present: {sorted(record)})")
+    value = record[field]
+    if not isinstance(value, kind):
+        expected = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
+        raise FormatError(f"{where}: field {field!r} should be {expected}, got {type(value).__name__}: {value!r:.80}")
+    return value
+
+
+@contextlib.contextmanager
+def atomic_writer(path: str | os.PathLike[str]) -> Iterator[IO[str]]:
+    """Open ``path`` for writing via ``<path>.partial``; rename into place only if the block succeeds."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(target.name + ".partial")
+    try:
+        with open(partial, "w", encoding="utf-8") as handle:
+            yield handle
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+    os.replace(partial, target)
+
+
+def write_jsonl(path: str | os.PathLike[str], records: Iterable[Mapping[str, Any]]) -> int:
+    """Write records atomically, one JSON object per line; return how many were written."""
+    count = 0
+    with atomic_writer(path) as handle:
+        for record in records:
+            handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+            count += 1
+    return count

@@ -1,0 +1,47 @@
+"""Everything that scores reasoning steps.
+
+A :class:`Scorer` maps ``(question, steps)`` pairs to P(step is correct) for every step. Scorers are
+loaded by family name from :data:`SCORERS`; each family knows its model's exact input format.
+
+    >>> from prmkit.models import load_scorer
+    >>> scorer = load_scorer("dummy", value=0.7)
+    >>> scorer.score([("What is 1+1?", ["1+1=2", "The answer is 2."])])
+    [[0.7, 0.7]]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Protocol, runtime_checkable
+
+from prmkit._registry import Registry
+from prmkit.models.aggregate import AGGREGATIONS, aggregate
+
+__all__ = ["Scorer", "SCORERS", "load_scorer", "aggregate", "AGGREGATIONS", "ScoringItem"]
+
+ScoringItem = tuple[str, Sequence[str]]
+
+
+@runtime_checkable
+class Scorer(Protocol):
+    """Scores every step of many solutions at once.
+
+    ``score(items)`` takes ``(question, steps)`` pairs and returns, in input order, one list per
+    item with one probability in [0, 1] per step (``None`` where the model gives no score for a
+    step, e.g. an outcome model's non-final steps). Implementations batch internally.
+    """
+
+    def score(self, items: Sequence[ScoringItem]) -> list[list[float | None]]: ...
+
+
+SCORERS = Registry("scorer")
+SCORERS.register("dummy", "prmkit.models.dummy:DummyScorer")
+
+
+def load_scorer(name: str, **options: Any) -> Scorer:
+    """Build the scorer registered as ``name`` with ``options`` (``path=``, ``backend=``, ...).
+
+    Raises:
+        prmkit._registry.UnknownNameError: ``name`` is not registered (lists the valid names).
+    """
+    return SCORERS.get(name)(**options)

@@ -1,0 +1,32 @@
+import subprocess
+import sys
+
+import pytest
+
+from prmkit._registry import Registry, UnknownNameError
+
+
+def test_import_prmkit_does_not_import_torch():
+    code = "import sys, prmkit, prmkit.types, prmkit.models, prmkit.cli; print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+def test_registry_suggests_close_names_and_lists_all():
+    reg = Registry("scorer")
+    reg.register("math-shepherd", "prmkit.models.dummy:DummyScorer")
+    reg.register("qwen2.5-math-prm", "prmkit.models.dummy:DummyScorer")
+    with pytest.raises(UnknownNameError) as err:
+        reg.get("math-shepard")
+    assert "Did you mean: math-shepherd" in str(err.value)
+    assert "qwen2.5-math-prm" in str(err.value)
+
+
+def test_unbuilt_stage_exits_nonzero_without_output():
+    from typer.testing import CliRunner
+
+    from prmkit.cli import app
+
+    result = CliRunner().invoke(app, ["serve"])
+    assert result.exit_code == 2
+    assert "not built yet" in result.output

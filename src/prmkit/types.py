@@ -10,7 +10,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, Self
 
-__all__ = ["Problem", "Solution", "StepLabels", "Completion", "first_error_from_labels"]
+__all__ = ["Problem", "Solution", "StepLabels", "Completion", "LabelledSolution", "first_error_from_labels"]
 
 
 class _JSONRecord:
@@ -106,6 +106,32 @@ class Completion(_JSONRecord):
     text: str
     num_tokens: int
     finish_reason: str = "eos"
+
+
+@dataclass
+class LabelledSolution:
+    """A problem, one solution to it, and (optionally) its process labels: the common currency of
+    the dataset readers/writers in :mod:`prmkit.io` and of ``prmkit convert``."""
+
+    problem: Problem
+    solution: Solution
+    labels: StepLabels | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "problem": self.problem.to_dict(),
+            "solution": self.solution.to_dict(),
+            "labels": None if self.labels is None else self.labels.to_dict(),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> LabelledSolution:
+        labels = data.get("labels")
+        return cls(
+            problem=Problem.from_dict(data["problem"]),
+            solution=Solution.from_dict(data["solution"]),
+            labels=None if labels is None else StepLabels.from_dict(labels),
+        )
 
 
 def first_error_from_labels(labels: list[float | None], threshold: float = 0.5) -> int | None:

@@ -32,6 +32,8 @@ class Generator(Protocol):
 
 
 GENERATORS = Registry("generator")
+GENERATORS.register("transformers", "prmkit.generation.transformers:TransformersGenerator")
+GENERATORS.register("openai", "prmkit.generation.openai:OpenAIGenerator")
 
 
 def load_generator(name: str, **options: Any) -> Generator:

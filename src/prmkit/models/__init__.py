@@ -35,7 +35,21 @@ class Scorer(Protocol):
 
 
 SCORERS = Registry("scorer")
-SCORERS.register("dummy", "prmkit.models.dummy:DummyScorer")
+for _name, _target in {
+    "dummy": "prmkit.models.dummy:DummyScorer",
+    "math-shepherd": "prmkit.models.families:math_shepherd",
+    "qwen2.5-math-prm": "prmkit.models.families:qwen_math_prm",
+    "rlhflow": "prmkit.models.families:rlhflow",
+    "skywork": "prmkit.models.families:skywork",
+    "token-cls": "prmkit.models.families:token_cls",
+    "orm": "prmkit.models.families:orm",
+    "implicit": "prmkit.models.implicit:ImplicitScorer",
+    "judge": "prmkit.models.judge:JudgeScorer",
+    "ensemble": "prmkit.models.ensemble:EnsembleScorer",
+    "http": "prmkit.models.backends.http:HTTPScorer",
+    "arith-oracle": "prmkit.models.oracle:OracleScorer",
+}.items():
+    SCORERS.register(_name, _target)
 
 
 def load_scorer(name: str, **options: Any) -> Scorer:

@@ -32,6 +32,8 @@ class Task(Protocol):
 
 
 TASKS = Registry("task")
+TASKS.register("arith", "prmkit.tasks.arith:ArithTask")
+TASKS.register("gsm8k", "prmkit.tasks.gsm8k:GSM8KTask")
 
 
 def load_task(name: str, **options: Any) -> Task:

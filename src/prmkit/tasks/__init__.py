@@ -15,6 +15,9 @@ class Task(Protocol):
     """What search, annotation and evaluation need to know about a kind of problem."""
 
     name: str
+    #: The text that ends every step: a solution's text is ``"".join(s + step_separator for s in steps)``
+    #: and a rollout from a step prefix starts from ``prompt(problem) + that text of the prefix``.
+    step_separator: str
 
     def problems(self, split: str) -> list[Problem]: ...
 

@@ -1,0 +1,78 @@
+"""Early rejection: score partial solutions after a fixed token prefix and stop the weakest early.
+
+Reference: "Partial Reward Modeling" / early rejection (Sun et al. 2024, "Fast Best-of-N Decoding
+via Speculative Rejection"): a PRM's score of a partial solution already ranks candidates well, so
+generating all N to the end wastes tokens on candidates that will lose. Here every candidate gets
+``prefix_tokens`` tokens, the PRM scores the steps written so far (the last one possibly
+unfinished), the best ``keep_fraction`` continue to the end, and the result reports the policy
+tokens saved versus finishing all N (estimated with the survivors' mean continuation length).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+from prmkit.generation import Generator
+from prmkit.models import Scorer
+from prmkit.models.aggregate import aggregate
+from prmkit.search._budget import Budget
+from prmkit.search._stepwise import Partial, SearchResult, finalize, score_partials
+from prmkit.search.config import SearchConfig
+from prmkit.tasks import Task
+from prmkit.types import Problem
+
+__all__ = ["early_reject"]
+
+
+def early_reject(
+    task: Task, generator: Generator, scorer: Scorer, problems: Sequence[Problem], config: SearchConfig, budget: Budget
+) -> list[SearchResult]:
+    """N prefixes per problem, keep the best ``ceil(keep_fraction * N)``, finish only those."""
+    prompts = [task.prompt(p) for p in problems]
+    heads = generator.complete(
+        prompts, n=config.n, stop=None, max_new_tokens=config.prefix_tokens,
+        temperature=config.temperature, seed=config.seed,
+    )
+    partials = [
+        [Partial(steps=task.split_steps(c.text), num_tokens=c.num_tokens, finished=c.finish_reason != "length") for c in row]
+        for row in heads
+    ]
+    score_partials(scorer, [(p, part) for p, row in zip(problems, partials) for part in row])
+    keep = max(1, math.ceil(config.keep_fraction * config.n))
+    survivors = []
+    for row, head_row in zip(partials, heads):
+        order = sorted(range(len(row)), key=lambda k: -aggregate(row[k].scores, config.aggregation))[:keep]
+        survivors.append([(row[k], head_row[k].text) for k in sorted(order)])
+    unfinished = [(i, j) for i, row in enumerate(survivors) for j, (part, _) in enumerate(row) if not part.finished]
+    tails = generator.complete(
+        [prompts[i] + survivors[i][j][1] for i, j in unfinished], n=1, stop=None,
+        max_new_tokens=max(1, config.max_new_tokens - config.prefix_tokens),
+        temperature=config.temperature, seed=config.seed + 1,
+    )
+    finals: list[list[Partial]] = [[part for part, _ in row] for row in survivors]
+    continuation_tokens = []
+    for (i, j), (tail,) in zip(unfinished, tails):
+        head_text = survivors[i][j][1]
+        finals[i][j] = Partial(
+            steps=task.split_steps(head_text + tail.text),
+            num_tokens=finals[i][j].num_tokens + tail.num_tokens,
+            finished=tail.finish_reason != "length",
+        )
+        continuation_tokens.append(tail.num_tokens)
+    score_partials(scorer, [(p, part) for p, row in zip(problems, finals) for part in row])
+    budget.stop()
+    mean_tail = sum(continuation_tokens) / len(continuation_tokens) if continuation_tokens else 0.0
+    rejected = (config.n - keep) * len(problems)
+    saved = rejected * mean_tail
+    spent = budget.policy_tokens
+    meta = {
+        "kept": keep,
+        "rejected_per_problem": config.n - keep,
+        "estimated_tokens_saved": round(saved),
+        "estimated_saved_fraction": round(saved / (spent + saved), 4) if spent + saved else 0.0,
+    }
+    return [
+        finalize(task, p, "early_reject", row, budget, selection=config.selection, aggregation=config.aggregation, meta=meta)
+        for p, row in zip(problems, finals)
+    ]

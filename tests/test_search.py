@@ -1,0 +1,139 @@
+import pytest
+
+from prmkit.models import load_scorer
+from prmkit.search import SearchConfig, run_search, select
+from prmkit.search.mcts import Node
+from prmkit.search.vote import answer_key
+from tests._fake_world import CountTask, ExactScorer, SlipGenerator
+
+METHODS = ["best_of_n", "beam", "dvts", "mcts", "early_reject"]
+
+
+def run(method, problems=None, p=0.3, **cfg):
+    task, gen, prm = CountTask(), SlipGenerator(p), ExactScorer()
+    problems = problems if problems is not None else task.problems(count=6)
+    return run_search(method, task, gen, prm, problems, SearchConfig(**cfg)), gen, prm
+
+
+def test_answer_key_equivalence():
+    assert answer_key(" 1,000. ") == answer_key("1000") == answer_key("1000.0")
+    assert answer_key("x+1") == "x+1" and answer_key(None) is None
+
+
+def test_select_rules():
+    answers, scores = ["4", "5", "5", None], [[0.9], [0.1], [0.2], [1.0]]
+    assert select(answers, scores, "best") == 3
+    assert select(answers, scores, "majority") == 2
+    assert select(answers, scores, "weighted") == 0
+    assert select([None, None], [[0.1], [0.3]], "weighted") == 1  # no answers: falls back to best
+    with pytest.raises(ValueError, match="Unknown selection"):
+        select(["1"], [[1.0]], "vote")
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_every_method_returns_one_result_per_problem_with_accounting(method):
+    results, gen, prm = run(method, n=8, beam_width=2)
+    assert len(results) == 6
+    total_tokens = results[0].budget["policy_tokens"]
+    assert total_tokens > 0 and results[0].budget["problems"] == 6
+    assert results[0].budget["policy_calls"] == len(gen.calls)
+    assert results[0].budget["prm_calls"] == prm.calls
+    for r in results:
+        assert r.candidates and 0 <= r.chosen < len(r.candidates)
+        assert all(len(c.scores) == len(c.steps) for c in r.candidates)
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_batched_across_prompts_call_count_does_not_grow_with_problems(method):
+    task = CountTask()
+    _, gen_one, _ = run(method, problems=task.problems(count=1), n=8, beam_width=2)
+    _, gen_many, _ = run(method, problems=task.problems(count=12), n=8, beam_width=2)
+    assert len(gen_many.calls) <= len(gen_one.calls) + 1  # +1: mcts may need one final greedy completion
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_deterministic_under_seed(method):
+    a, _, _ = run(method, n=8, beam_width=2, seed=3)
+    b, _, _ = run(method, n=8, beam_width=2, seed=3)
+    assert [r.to_dict()["candidates"] for r in a] == [r.to_dict()["candidates"] for r in b]
+
+
+def test_best_of_n_budget_is_exact_sum_of_tokens():
+    results, gen, _ = run("best_of_n", n=4)
+    tokens = sum(c.num_tokens for r in results for c in r.candidates)
+    assert results[0].budget["policy_tokens"] == tokens
+    assert gen.calls == [(6, 4)]
+
+
+def test_beam_search_proposes_n_per_round_and_keeps_n_over_width():
+    results, gen, _ = run("beam", n=8, beam_width=2, p=0.0)
+    first_prompts, first_n = gen.calls[0]
+    assert (first_prompts, first_n) == (6, 8)  # the root proposes N first steps
+    assert all(n == 2 for _, n in gen.calls[1:])  # then every kept beam proposes beam_width
+    assert all(prompts <= 6 * 4 for prompts, _ in gen.calls[1:])  # at most N/width beams per problem
+    for r in results:
+        assert len(r.candidates) == 4 and all(c.correct for c in r.candidates)
+
+
+def test_prm_guided_search_beats_majority_vote_with_the_oracle():
+    task = CountTask()
+    problems = task.problems(count=40)
+    majority, _, _ = run("best_of_n", problems=problems, n=8, p=0.6, selection="majority")
+    for method in ["best_of_n", "beam", "dvts"]:
+        guided, _, _ = run(method, problems=problems, n=8, beam_width=2, p=0.6)
+        acc = sum(r.correct for r in guided) / len(guided)
+        base = sum(r.correct for r in majority) / len(majority)
+        assert acc > base, (method, acc, base)
+
+
+def test_dvts_has_one_candidate_per_subtree():
+    results, _, _ = run("dvts", n=8, beam_width=2)
+    assert all(len(r.candidates) == 4 for r in results)
+
+
+def test_mcts_visit_counts_are_consistent():
+    from prmkit.search import mcts as mcts_module
+
+    roots = []
+    real_node = mcts_module.Node
+
+    class Spy(real_node):
+        def __init__(self, *a, **k):
+            super().__init__(*a, **k)
+            if k.get("parent") is None and len(a) < 2:
+                roots.append(self)
+
+    mcts_module.Node = Spy
+    try:
+        results, _, _ = run("mcts", n=24, beam_width=3)
+    finally:
+        mcts_module.Node = real_node
+
+    def check(node: Node, is_root: bool) -> int:
+        child_total = sum(check(c, False) for c in node.children)
+        assert node.visits == node.self_visits + child_total
+        assert is_root is (node.self_visits == 0) or node.self_visits > 0
+        return node.visits
+
+    assert len(roots) == 6
+    for root, result in zip(roots, results):
+        assert check(root, True) == root.visits == result.meta["root_visits"]
+        assert root.visits >= 24  # 8 expansions x 3 children (+ terminal re-visits)
+
+
+def test_early_reject_keeps_fraction_and_reports_savings():
+    results, gen, _ = run("early_reject", n=8, keep_fraction=0.25, prefix_tokens=6)
+    assert all(len(r.candidates) == 2 for r in results)
+    assert results[0].meta["estimated_tokens_saved"] > 0
+    assert gen.calls[0] == (6, 8) and gen.calls[1][1] == 1
+
+
+def test_works_with_registered_dummy_scorer():
+    task = CountTask()
+    results = run_search("beam", task, SlipGenerator(), load_scorer("dummy", value=0.5), task.problems(count=2))
+    assert len(results) == 2
+
+
+def test_invalid_config_lists_all_errors():
+    with pytest.raises(ValueError, match="n must be >= 1.*selection"):
+        SearchConfig(n=0, selection="nope")

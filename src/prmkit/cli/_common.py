@@ -18,3 +18,26 @@ def fail(message: str) -> None:
     """Print an error a person can act on and exit 1."""
     console.print(f"[red]error:[/red] {message}")
     raise typer.Exit(code=1)
+
+
+def parse_options(pairs: list[str] | None) -> dict[str, object]:
+    """Turn repeated ``--option key=value`` flags into keyword arguments.
+
+    Values are read as JSON when they parse (``3``, ``0.5``, ``true``, ``"x"``, ``[1, 2]``) and kept
+    as plain strings otherwise (``path/to/dir``).
+
+    Raises:
+        typer.BadParameter: a pair without ``=``.
+    """
+    import json
+
+    options: dict[str, object] = {}
+    for pair in pairs or []:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise typer.BadParameter(f"--option {pair!r} must look like key=value")
+        try:
+            options[key] = json.loads(value)
+        except json.JSONDecodeError:
+            options[key] = value
+    return options

@@ -137,3 +137,23 @@ def test_works_with_registered_dummy_scorer():
 def test_invalid_config_lists_all_errors():
     with pytest.raises(ValueError, match="n must be >= 1.*selection"):
         SearchConfig(n=0, selection="nope")
+
+
+def test_summarize_splits_run_budget_over_problems_and_plots(tmp_path):
+    from prmkit.search.report import plot_budget_curves, summarize
+
+    records = []
+    for method in ("best_of_n", "beam"):
+        results, _, _ = run(method, n=4, beam_width=2)
+        for r in results:
+            d = r.to_dict()
+            d["meta"]["n"] = 4
+            records.append(d)
+    rows = summarize(records)
+    assert [r["method"] for r in rows] == ["beam", "best_of_n"]
+    bon = rows[1]
+    expected_tokens = records[6]["budget"]["policy_tokens"] / 6
+    assert bon["tokens_per_problem"] == pytest.approx(expected_tokens)
+    assert bon["accuracy"] == pytest.approx(100 * sum(r["correct"] for r in records[6:]) / 6)
+    png = plot_budget_curves(rows, tmp_path / "curve.png", ceiling={"oracle": 90.0})
+    assert png.stat().st_size > 1000

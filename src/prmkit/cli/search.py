@@ -1,12 +1,86 @@
-"""`prmkit search`: Test-time search (best-of-N, beam, DVTS, MCTS) with a policy and a PRM."""
+"""`prmkit search`: test-time search (best-of-N, beam, DVTS, MCTS, early rejection) with a policy and a PRM."""
 
 from __future__ import annotations
 
-from prmkit.cli._common import not_built
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from prmkit.cli._common import console, fail, parse_options
 
 NAME = "search"
-HELP = "Test-time search (best-of-N, beam, DVTS, MCTS) with a policy and a PRM."
+HELP = "Test-time search (best-of-N, beam, DVTS, MCTS, early rejection) with a policy and a PRM."
 
 
-def run() -> None:
-    not_built(NAME, 5)
+def run(
+    task: Annotated[str, typer.Option(help="Registered task name (arith, gsm8k, ...).")] = "arith",
+    policy: Annotated[str, typer.Option(help="Policy checkpoint dir for the transformers generator ('demo' = the shipped arith policy).")] = "demo",
+    prm: Annotated[str, typer.Option(help="PRM checkpoint dir, or a registered scorer name such as arith-oracle.")] = "arith-oracle",
+    prm_family: Annotated[str, typer.Option(help="Scorer family used when --prm is a directory.")] = "token-cls",
+    method: Annotated[list[str], typer.Option(help="Search method; repeat to compare several.")] = ["beam"],  # noqa: B006
+    n: Annotated[list[int], typer.Option(help="Candidate budget N; repeat for an accuracy-vs-budget curve.")] = [16],  # noqa: B006
+    problems: Annotated[int, typer.Option(help="How many problems of the split to search.")] = 100,
+    split: Annotated[str, typer.Option(help="Task split to take problems from.")] = "test",
+    out: Annotated[Path, typer.Option(help="Results JSONL (one SearchResult per line; `prmkit eval bon` reads it).")] = Path("search_results.jsonl"),
+    plot: Annotated[bool, typer.Option(help="Also draw accuracy vs generated tokens (PNG next to --out).")] = False,
+    option: Annotated[list[str], typer.Option(help="SearchConfig field as key=value (e.g. beam_width=4, temperature=0.7); repeatable.")] = [],  # noqa: B006
+    task_option: Annotated[list[str], typer.Option(help="Task constructor option as key=value; repeatable.")] = [],  # noqa: B006
+) -> None:
+    """Search every problem with each method at each N; print accuracy vs compute and write JSONL.
+
+    Example:
+        prmkit search --task arith --policy demo --prm runs/prm --method best_of_n --method beam --n 4 --n 16 --plot
+    """
+    from rich.table import Table
+
+    from prmkit.generation import load_generator
+    from prmkit.io._jsonl import atomic_writer
+    from prmkit.models import load_scorer
+    from prmkit.search import SEARCH_METHODS, SearchConfig, run_search
+    from prmkit.search.report import plot_budget_curves, summarize
+    from prmkit.tasks import load_task
+
+    unknown = [m for m in method if m not in SEARCH_METHODS.names()]
+    if unknown:
+        fail(f"unknown method(s) {unknown}; choose from {', '.join(SEARCH_METHODS.names())}")
+    base = parse_options(option)
+    try:
+        configs = {size: SearchConfig(**{**base, "n": size}) for size in n}
+    except (TypeError, ValueError) as err:
+        fail(f"bad --option: {err}")
+    the_task = load_task(task, **parse_options(task_option))
+    chosen = the_task.problems(split)[:problems]
+    generator = load_generator("transformers", model=_policy_path(policy))
+    scorer = load_scorer(prm_family, path=prm) if Path(prm).is_dir() else load_scorer(prm)
+    records = []
+    for name in method:
+        for size, config in configs.items():
+            console.print(f"[bold]{name}[/bold] N={size} on {len(chosen)} problems ...")
+            for result in run_search(name, the_task, generator, scorer, chosen, config):
+                record = result.to_dict()
+                record["meta"]["n"] = size
+                records.append(record)
+    with atomic_writer(out) as handle:
+        for record in records:
+            handle.write(json.dumps(record) + "\n")
+    rows = summarize(records)
+    table = Table(title=f"{task}: accuracy vs compute ({len(chosen)} problems)")
+    for column in ("method", "N", "accuracy %", "tokens/problem", "PRM calls/problem", "s/problem"):
+        table.add_column(column, justify="right")
+    for r in rows:
+        table.add_row(r["method"], str(r["n"]), f"{r['accuracy']:.1f}", f"{r['tokens_per_problem']:.0f}",
+                      f"{r['prm_calls_per_problem']:.2f}", f"{r['seconds_per_problem']:.3f}")
+    console.print(table)
+    console.print(f"results: {out}")
+    if plot:
+        console.print(f"plot: {plot_budget_curves(rows, out.with_suffix('.png'))}")
+
+
+def _policy_path(policy: str) -> str:
+    if policy == "demo":
+        from importlib.resources import files
+
+        return str(files("prmkit") / "assets" / "arith_policy")
+    return policy

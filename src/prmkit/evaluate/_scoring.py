@@ -1,0 +1,104 @@
+"""Getting step scores for benchmark records: from a scores JSONL file or from a live Scorer."""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from prmkit.io._jsonl import FormatError, read_jsonl, require
+
+__all__ = ["score_items", "read_scores", "check_scores"]
+
+
+def score_items(
+    scorer: Any,
+    items: Sequence[tuple[str, Sequence[str]]],
+    batch_size: int = 32,
+    description: str = "scoring",
+    progress: bool = True,
+) -> list[list[float | None]]:
+    """Score ``(question, steps)`` items with ``scorer`` in batches of ``batch_size``, showing a progress bar.
+
+    Returns:
+        One list of step scores per item, in input order.
+
+    Raises:
+        ValueError: ``batch_size < 1``, or the scorer returned the wrong number of items or steps
+            (the message names the item index).
+    """
+    from rich.progress import Progress
+
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    out: list[list[float | None]] = []
+    with Progress(transient=True, disable=not progress) as bar:
+        task = bar.add_task(description, total=len(items))
+        for start in range(0, len(items), batch_size):
+            batch = items[start : start + batch_size]
+            scores = scorer.score(batch)
+            if len(scores) != len(batch):
+                raise ValueError(f"scorer returned {len(scores)} results for a batch of {len(batch)} items")
+            for offset, ((_, steps), row) in enumerate(zip(batch, scores)):
+                if len(row) != len(steps):
+                    raise ValueError(
+                        f"scorer returned {len(row)} scores for item {start + offset} with {len(steps)} steps"
+                    )
+                out.append([None if s is None else float(s) for s in row])
+            bar.advance(task, len(batch))
+    return out
+
+
+def read_scores(path: str | os.PathLike[str], key_fields: Sequence[str]) -> dict[str, list[float | None]]:
+    """Read a scores JSONL file into ``{key: scores}``.
+
+    Each line holds the ``key_fields`` (strings) and ``"scores"``: a list of numbers (or null).
+    The key is the key fields' values joined with ``"_"`` (``["classification", "idx"]`` gives
+    PRMBench's ``"<classification>_<idx>"``).
+
+    Raises:
+        FormatError: bad JSON, a missing/mistyped field, a non-numeric score, or a repeated key.
+    """
+    out: dict[str, list[float | None]] = {}
+    for line, record in read_jsonl(path):
+        where = f"{path}:{line}"
+        parts = [str(require(record, field, (str, int), where)) for field in key_fields]
+        key = "_".join(parts)
+        scores = require(record, "scores", list, where)
+        for i, s in enumerate(scores):
+            if s is not None and (isinstance(s, bool) or not isinstance(s, (int, float)) or math.isnan(s)):
+                raise FormatError(f"{where}: scores[{i}] = {s!r} for {key!r} is not a number or null")
+        if key in out:
+            raise FormatError(f"{where}: scores for {key!r} appear twice; keep one line per record")
+        out[key] = [None if s is None else float(s) for s in scores]
+    return out
+
+
+def check_scores(
+    keys: Sequence[str],
+    step_counts: Sequence[int],
+    scores: Mapping[str, Sequence[float | None]] | Sequence[Sequence[float | None]],
+    what: str = "record",
+) -> list[list[float | None]]:
+    """Align ``scores`` (mapping key -> scores, or a list in record order) with the records.
+
+    Raises:
+        ValueError: a record has no scores, or a different number of scores than steps (names the key).
+    """
+    if isinstance(scores, Mapping):
+        aligned = []
+        for key in keys:
+            if key not in scores:
+                raise ValueError(f"no scores for {what} {key!r}; every {what} needs one score per step")
+            aligned.append(scores[key])
+    else:
+        if len(scores) != len(keys):
+            raise ValueError(f"got {len(scores)} score lists for {len(keys)} {what}s; pass one per {what}, in order")
+        aligned = list(scores)
+    out = []
+    for key, count, row in zip(keys, step_counts, aligned):
+        if len(row) != count:
+            raise ValueError(f"{what} {key!r} has {count} steps but {len(row)} scores; pass one score per step")
+        out.append([None if s is None else float(s) for s in row])
+    return out

@@ -1,1 +1,66 @@
-"""annotate"""
+"""Process-label synthesis: Monte Carlo step labels without human annotators.
+
+``mc`` (Math-Shepherd hard / soft estimation) and ``omegaprm`` (binary search for the first error,
+with OmegaPRM's rollout selection) label steps by sampling rollouts from step prefixes. Every
+annotator counts the rollouts it spends, batches all pending rollouts into few
+``Generator.complete`` calls, and :func:`run_sharded` writes resumable JSONL shards.
+
+    >>> from prmkit.annotate import load_annotator, ANNOTATORS
+    >>> ANNOTATORS.names()
+    ['mc', 'omegaprm']
+    >>> mc = load_annotator("mc", generator=gen, task=task, n=8)   # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prmkit._registry import Registry
+from prmkit.annotate._base import AnnotationUnit, Annotator, RolloutConfig, hard_labels
+from prmkit.annotate.metrics import Agreement, agreement
+from prmkit.annotate.run import AnnotationRun, run_sharded
+from prmkit.annotate.sample import SamplerConfig, SolutionSampler
+
+__all__ = [
+    "ANNOTATORS",
+    "load_annotator",
+    "AnnotationUnit",
+    "Annotator",
+    "RolloutConfig",
+    "hard_labels",
+    "MCAnnotator",
+    "MCConfig",
+    "OmegaPRMAnnotator",
+    "OmegaPRMConfig",
+    "SolutionSampler",
+    "SamplerConfig",
+    "run_sharded",
+    "AnnotationRun",
+    "agreement",
+    "Agreement",
+]
+
+ANNOTATORS = Registry("annotator")
+ANNOTATORS.register("mc", "prmkit.annotate.mc:MCAnnotator")
+ANNOTATORS.register("omegaprm", "prmkit.annotate.omegaprm:OmegaPRMAnnotator")
+
+
+def load_annotator(name: str, **options: Any) -> Annotator:
+    """Build the annotator registered as ``name`` with ``generator=``, ``task=`` and config fields."""
+    return ANNOTATORS.get(name)(**options)
+
+
+def __getattr__(name: str) -> Any:
+    # The annotator classes load through the registry, like every other pluggable piece.
+    targets = {
+        "MCAnnotator": ("mc", "MCAnnotator"),
+        "MCConfig": ("mc", "MCConfig"),
+        "OmegaPRMAnnotator": ("omegaprm", "OmegaPRMAnnotator"),
+        "OmegaPRMConfig": ("omegaprm", "OmegaPRMConfig"),
+    }
+    if name in targets:
+        import importlib
+
+        module, attr = targets[name]
+        return getattr(importlib.import_module(f"prmkit.annotate.{module}"), attr)
+    raise AttributeError(f"module 'prmkit.annotate' has no attribute {name!r}")

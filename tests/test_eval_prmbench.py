@@ -1,0 +1,91 @@
+import json
+import math
+from pathlib import Path
+
+import pytest
+
+from prmkit.evaluate.prmbench import confusion, evaluate, evaluate_scorer
+from prmkit.io.prmbench import read_prmbench
+from prmkit.models import load_scorer
+
+
+def _raw(idx, classification, n, error_steps):
+    return {
+        "idx": idx,
+        "classification": classification,
+        "modified_question": f"q {idx}",
+        "modified_process": [f"s{i}" for i in range(n)],
+        "error_steps": error_steps,
+        "original_question": f"q {idx}",
+        "original_process": ["o0", "o1"],
+    }
+
+
+def test_prmscore_golden_against_hand_computed_official_counts(tmp_path):
+    path = tmp_path / "p.jsonl"
+    raws = [
+        _raw("a", "redundency", 4, [2, 3]),
+        _raw("b", "redundency", 3, [3, 5]),  # 5 is beyond the 3 steps: never reached, as officially
+        _raw("c", "confidence", 2, [1]),
+    ]
+    path.write_text("".join(json.dumps(r) + "\n" for r in raws))
+    records = read_prmbench(path, include_correct=True)
+    assert [r.problem.id for r in records] == [
+        "correct_a", "redundency_a", "correct_b", "redundency_b", "confidence_c"
+    ]
+    scores = {
+        "redundency_a": [0.9, 0.3, 0.6, 0.5],  # TP, TN, FP, FN (0.5 is not > 0.5)
+        "redundency_b": [0.7, 0.8, 0.2],  # TP, TP, TN
+        "confidence_c": [0.9, 0.9],  # FP, TP
+        "correct_a": [0.9, 0.1],  # TP, FN -- "correct" is its own category, excluded from overall
+        "correct_b": [0.9, 0.8],  # TP, TP
+    }
+    result = evaluate(records, scores)
+    red = result["categories"]["redundency"]
+    assert (red["tp"], red["fp"], red["tn"], red["fn"]) == (3, 1, 2, 1)
+    # official: P = R = 3/4 -> F1 3/4; negative P = TN/(TN+FN) = 2/3, negative R = TN/(TN+FP) = 2/3
+    assert red["f1"] == pytest.approx(75.0)
+    assert red["negative_f1"] == pytest.approx(200 / 3)
+    assert red["prmscore"] == pytest.approx(50 * (0.75 + 2 / 3))
+    conf = result["categories"]["confidence"]
+    # official: P = 1/2, R = 1 -> 2/3; negative P = 0/0 -> -1, negative R = 0 -> 2*(-1)*0/(-1) = 0
+    assert conf["f1"] == pytest.approx(200 / 3) and conf["negative_f1"] == 0.0
+    assert conf["prmscore"] == pytest.approx(100 / 3)
+    # overall = redundency + confidence (TP 4, FP 2, TN 2, FN 1): F1 8/11, negative F1 4/7
+    assert (result["tp"], result["fp"], result["tn"], result["fn"]) == (4, 2, 2, 1)
+    assert result["f1"] == pytest.approx(800 / 11)
+    assert result["negative_f1"] == pytest.approx(400 / 7)
+    assert result["prmscore"] == pytest.approx(50 * (8 / 11 + 4 / 7))
+    assert result["num_samples"] == 3
+    correct = result["categories"]["correct"]
+    assert (correct["tp"], correct["fn"], correct["num_samples"]) == (3, 1, 2)
+
+
+def test_threshold_is_strict_and_undefined_f1_is_nan():
+    assert confusion([1.0, 0.0], [0.5, 0.51]) == {"tp": 0, "fp": 1, "tn": 0, "fn": 1}
+    result = evaluate([_raw("x", "circular", 2, [])], [[0.9, 0.8]])
+    assert result["f1"] == 100.0 and math.isnan(result["negative_f1"]) and math.isnan(result["prmscore"])
+
+
+def test_missing_and_mis_sized_scores_name_the_record():
+    records = [_raw("x", "circular", 2, [1])]
+    with pytest.raises(ValueError, match="no scores for PRMBench record 'circular_x'"):
+        evaluate(records, {"x": [0.1, 0.2]})
+    with pytest.raises(ValueError, match="'circular_x' has 2 steps but 3 scores"):
+        evaluate(records, {"circular_x": [0.1, 0.2, 0.3]})
+    with pytest.raises(ValueError, match="circular_x: step 1 has no score"):
+        evaluate(records, {"circular_x": [0.1, None]})
+
+
+def test_evaluate_scorer_with_dummy_on_real_phase1_file():
+    path = Path("/work/shared/data/prmbench/prm800k_test_p1_4o_circular.jsonl")
+    if not path.exists():
+        pytest.skip("shared data not present")
+    records = read_prmbench(path)
+    result = evaluate_scorer(records, load_scorer("dummy", value=0.7), progress=False)
+    # every step predicted valid: recall 1, no TN -> negative F1 0, F1 = precision-based
+    steps = sum(len(r.solution.steps) for r in records)
+    errors = sum(r.labels.labels.count(0.0) for r in records)
+    assert result["tp"] + result["fp"] == steps and result["fp"] == errors
+    assert result["negative_f1"] == 0.0
+    assert result["f1"] == pytest.approx(100 * 2 * (steps - errors) / (2 * (steps - errors) + errors))

@@ -1,12 +1,170 @@
-"""`prmkit score`: Score the steps of solutions in a file with any registered PRM."""
+"""`prmkit score`: score the steps of every solution in a file with any registered scorer.
+
+Input: any format of :mod:`prmkit.io.convert` (``--format``), or ``auto`` (the default), which
+recognises prmkit JSONL (``LabelledSolution.to_dict()`` per line) and plain JSONL
+(``{"id", "question", "steps"}`` per line). Output: one ``{"id", "scores"}`` line per solution, in
+input order — the file ``prmkit eval processbench --scores`` reads. The ``id`` is the problem id
+(suffixed ``/k`` for the k-th solution when a problem has several); PRMBench's key fields ``idx`` and
+``classification`` are copied from the solution's meta when present. The output appears only once
+every solution is scored (written atomically).
+
+Example:
+    prmkit score --model qwen2.5-math-prm --path Qwen/Qwen2.5-Math-PRM-7B --input pb_gsm8k.json \\
+        --format processbench --output scores.jsonl --batch-size 8
+    prmkit score --model http --input steps.jsonl --output scores.jsonl --option url=http://127.0.0.1:8000
+"""
 
 from __future__ import annotations
 
-from prmkit.cli._common import not_built
+import json
+from collections import Counter
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from prmkit.cli._common import console, fail, parse_options
 
 NAME = "score"
 HELP = "Score the steps of solutions in a file with any registered PRM."
 
+_KEY_FIELDS = ("idx", "classification")
 
-def run() -> None:
-    not_built(NAME, 3)
+
+def _sniff(path: Path) -> str:
+    """``"prmkit"`` or ``"plain"`` from the first record's fields; fails with the fix otherwise."""
+    from prmkit.io._jsonl import FormatError, read_jsonl
+
+    try:
+        for line, record in read_jsonl(path):
+            if "problem" in record and "solution" in record:
+                return "prmkit"
+            if "question" in record and "steps" in record:
+                return "plain"
+            fail(
+                f"{path}:{line}: cannot tell the format from fields {sorted(record)}; pass --format "
+                f"(one of: {', '.join(_format_names())})"
+            )
+    except FormatError as err:
+        fail(f"{err}. If this is not JSONL (e.g. ProcessBench's JSON), pass --format (one of: {', '.join(_format_names())})")
+    fail(f"{path} holds no records")
+    raise AssertionError  # fail() exits
+
+
+def _format_names() -> list[str]:
+    try:
+        from prmkit.io.convert import FORMATS
+    except ImportError:
+        return ["plain", "prmkit"]
+    return sorted({"plain", *FORMATS})
+
+
+def read_items(path: Path, fmt: str) -> list[dict[str, Any]]:
+    """Read ``path`` into ``[{"id", "question", "steps", **key fields}]``, in file order.
+
+    Raises:
+        FormatError: malformed records (the message names file, line and field).
+    """
+    from prmkit.io._jsonl import FormatError, read_jsonl, require
+
+    if fmt == "auto":
+        fmt = _sniff(path)
+    rows: list[dict[str, Any]] = []
+    if fmt == "plain":
+        for line, record in read_jsonl(path):
+            where = f"{path}:{line}"
+            steps = require(record, "steps", list, where)
+            for k, step in enumerate(steps):
+                if not isinstance(step, str) or not step.strip():
+                    raise FormatError(f"{where}: steps[{k}] = {step!r:.60} is not non-empty text")
+            rows.append({"id": str(require(record, "id", (str, int), where)),
+                         "question": require(record, "question", str, where), "steps": steps})
+    else:
+        if fmt == "prmkit":
+            from prmkit.io._native import read
+            records = read(path)
+        else:
+            from prmkit.io.convert import read_records
+            records = read_records(fmt, path)
+        for record in records:
+            row = {"id": record.problem.id, "question": record.problem.question, "steps": list(record.solution.steps)}
+            row.update({k: record.solution.meta[k] for k in _KEY_FIELDS if k in record.solution.meta})
+            rows.append(row)
+    counts = Counter(row["id"] for row in rows)
+    seen: Counter[str] = Counter()
+    for row in rows:  # several solutions of one problem: keep ids unique
+        if counts[row["id"]] > 1:
+            base = row["id"]
+            row["id"] = f"{base}/{seen[base]}"
+            seen[base] += 1
+    return rows
+
+
+def score_rows(scorer: Any, rows: list[dict[str, Any]], batch_size: int) -> list[list[float | None]]:
+    """Score rows in batches with a progress bar; checks the scorer returned one score per step."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    out: list[list[float | None]] = []
+    columns = (TextColumn("scoring"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=console, transient=True) as bar:
+        task = bar.add_task("scoring", total=len(rows))
+        for start in range(0, len(rows), batch_size):
+            batch = rows[start : start + batch_size]
+            scores = scorer.score([(row["question"], row["steps"]) for row in batch])
+            if len(scores) != len(batch):
+                raise ValueError(f"the scorer returned {len(scores)} results for a batch of {len(batch)} solutions")
+            for row, row_scores in zip(batch, scores):
+                if len(row_scores) != len(row["steps"]):
+                    raise ValueError(
+                        f"the scorer returned {len(row_scores)} scores for {row['id']!r} with {len(row['steps'])} steps"
+                    )
+                out.append([None if s is None else float(s) for s in row_scores])
+            bar.advance(task, len(batch))
+    return out
+
+
+def run(
+    model: Annotated[str, typer.Option(help="Registered scorer name (qwen2.5-math-prm, token-cls, judge, http, dummy, ...).")],
+    input: Annotated[Path, typer.Option("--input", help="Solutions to score (see --format).")],  # noqa: A002
+    output: Annotated[Path, typer.Option(help="Scores JSONL: one {id, scores} per solution.")] = Path("scores.jsonl"),
+    path: Annotated[str | None, typer.Option(help="Checkpoint directory or hub id of the scorer.")] = None,
+    backend: Annotated[str | None, typer.Option(help="transformers, vllm or http (families only).")] = None,
+    format: Annotated[str, typer.Option("--format", help="Input format: auto (prmkit or plain JSONL), plain, or a prmkit convert format.")] = "auto",  # noqa: A002
+    batch_size: Annotated[int, typer.Option(help="Solutions per scorer call.")] = 16,
+    option: Annotated[list[str], typer.Option(help="Scorer option as key=value (JSON values); repeatable.")] = [],  # noqa: B006
+) -> None:
+    """Score every solution in --input and write one {id, scores} line per solution to --output.
+
+    Example:
+        prmkit score --model dummy --input steps.jsonl --output scores.jsonl --option value=0.7
+    """
+    from prmkit._registry import UnknownNameError
+    from prmkit.io._jsonl import FormatError, atomic_writer
+    from prmkit.models import load_scorer
+
+    if batch_size < 1:
+        fail(f"--batch-size must be >= 1, got {batch_size}")
+    if not input.exists():
+        fail(f"--input {input} does not exist")
+    options = parse_options(option)
+    if path is not None:
+        options["path"] = path
+    if backend is not None:
+        options["backend"] = backend
+    try:
+        rows = read_items(input, format)
+    except (FormatError, UnknownNameError, ValueError) as err:
+        fail(str(err))
+    try:
+        scorer = load_scorer(model, **options)
+    except UnknownNameError as err:
+        fail(str(err))
+    except TypeError as err:
+        fail(f"scorer {model!r} does not take these options {sorted(options)}: {err}")
+    console.print(f"scoring {len(rows)} solutions from {input} with {model}")
+    scores = score_rows(scorer, rows, batch_size)
+    with atomic_writer(output) as handle:
+        for row, row_scores in zip(rows, scores):
+            record = {"id": row["id"], **{k: row[k] for k in _KEY_FIELDS if k in row}, "scores": row_scores}
+            handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+    console.print(f"wrote {len(rows)} score lines to {output}")

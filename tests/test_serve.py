@@ -164,3 +164,42 @@ def test_real_uvicorn_server_batches_concurrent_clients():
             t.join(timeout=10)
     assert results == {0: {"scores": [[0.25]]}, 1: {"scores": [[0.25, 0.25]]}}
     assert scorer.calls == 1
+
+
+def test_cli_serve_starts_a_server_that_answers_and_stops():
+    import subprocess
+    import sys
+
+    port = _free_port()
+    code = "from prmkit.cli import main; main()"
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code, "serve", "--model", "dummy", "--option", "value=0.6", "--port", str(port),
+         "--max-batch-items", "4"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                health = httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).json()
+                break
+            except httpx.TransportError:
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    raise AssertionError(f"prmkit serve did not come up: {proc.stdout.read() if proc.poll() is not None else ''}")
+                time.sleep(0.1)
+        assert health == {"status": "ok", "scorer": "dummy", "max_batch_items": 4}
+        body = {"items": [{"question": "q", "steps": ["a", "b"]}]}
+        assert httpx.post(f"http://127.0.0.1:{port}/score", json=body, timeout=5).json() == {"scores": [[0.6, 0.6]]}
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def test_cli_serve_refuses_unknown_scorer_before_binding():
+    from typer.testing import CliRunner
+
+    from prmkit.cli import app
+
+    result = CliRunner().invoke(app, ["serve", "--model", "dumm"])
+    assert result.exit_code == 1
+    assert "Did you mean: dummy" in result.output

@@ -116,7 +116,7 @@ def normalize_answer(answer: str) -> str:
     if match:
         value = match.group(1)
     value = re.sub(r"\\(?:text|textbf|mathrm|mbox)\{([^{}]*)\}", r"\1", value)
-    value = value.replace("\\!", "").replace("\\,", "").replace("\\ ", "").replace("$", "")
+    value = value.replace("\\$", "").replace("$", "").replace("\\!", "").replace("\\,", "").replace("\\ ", "")
     value = value.replace("\\left", "").replace("\\right", "").replace("\\dfrac", "\\frac").replace("\\tfrac", "\\frac")
     value = _THOUSANDS.sub(lambda m: m.group(1).replace(",", ""), value)
     value = re.sub(r"\s+", "", value).rstrip(".").lstrip("+").lower()
@@ -154,7 +154,7 @@ def _math_verify_equal(predicted: str, gold: str, timeout: int) -> bool:
     def prepare(value: str) -> str:
         match = _TRAILING_WORDS.match(value.strip())
         value = match.group(1) if match else value
-        return "\\boxed{" + value.replace("$", "").strip() + "}"
+        return "\\boxed{" + value.replace("\\$", "").replace("$", "").strip() + "}"
 
     gold_parsed = parse(prepare(gold), parsing_timeout=timeout)
     predicted_parsed = parse(prepare(predicted), parsing_timeout=timeout)

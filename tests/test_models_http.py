@@ -117,9 +117,13 @@ def _fake_vllm_pooling(seen: list):
     return app
 
 
-def test_vllm_pooling_protocol_reads_family_positions():
+@pytest.mark.parametrize(
+    "spec",
+    [FamilySpec(name="stand-in-2class", encode=encode_token_cls, head="two_class", step_token="\n"), "token-cls"],
+    ids=["spec-object", "family-name"],
+)
+def test_vllm_pooling_protocol_reads_family_positions(spec):
     seen: list = []
-    spec = FamilySpec(name="stand-in-2class", encode=encode_token_cls, head="two_class", step_token="\n")
     with LiveServer(_fake_vllm_pooling(seen)) as live:
         client = HTTPScorer(live.url, protocol="vllm", family=spec, tokenizer=CharTokenizer(), model="prm",
                             batch_size=1, concurrency=2)

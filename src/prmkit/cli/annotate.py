@@ -1,12 +1,163 @@
-"""`prmkit annotate`: Synthesize process labels (Monte Carlo, OmegaPRM)."""
+"""`prmkit annotate`: Synthesize process labels (Monte Carlo, OmegaPRM).
+
+    prmkit annotate mc --task arith --policy demo --problems 64 --samples 4 --n 8 --out labels/mc
+    prmkit annotate omegaprm --task arith --policy demo --problems 64 --n 8 --budget 100 --out labels/omega
+    prmkit annotate omegaprm --mode solution --samples 4 --out labels/omega-sol   # binary search on sampled solutions
+
+Both write resumable shards (rerun the same command to finish an interrupted job) and print where
+the shards went and how many rollouts they cost.
+"""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Annotated, Any
+
 import typer
 
+from prmkit.cli._common import console, fail, parse_options
+
+__all__ = ["app"]
+
 app = typer.Typer(help="Synthesize process labels (Monte Carlo, OmegaPRM).", no_args_is_help=True)
+
+# Options shared by both commands (typer reads the defaults and help from these annotations).
+Task = Annotated[str, typer.Option(help="Registered task name (arith, gsm8k, ...).")]
+Policy = Annotated[str, typer.Option(help="Policy checkpoint dir ('demo' = the shipped arith policy); passed as model=.")]
+GeneratorName = Annotated[str, typer.Option(help="Registered generator backend that loads --policy.")]
+Problems = Annotated[int, typer.Option(help="How many problems of the split to label.")]
+Split = Annotated[str, typer.Option(help="Task split to take problems from.")]
+N = Annotated[int, typer.Option("--n", help="Rollouts per Monte Carlo estimate (Math-Shepherd N, OmegaPRM k).")]
+Samples = Annotated[int, typer.Option(help="Solutions sampled per problem to label.")]
+Out = Annotated[Path, typer.Option(help="Output folder of the shards (rerun to resume).")]
+ShardSize = Annotated[int, typer.Option(help="Problems per shard.")]
+MaxNewTokens = Annotated[int, typer.Option(help="Token limit of a rollout / a sampled solution.")]
+Temperature = Annotated[float, typer.Option(help="Sampling temperature of rollouts and solutions.")]
+Seed = Annotated[int, typer.Option(help="Base seed (rollouts and solution sampling derive theirs from it).")]
+BatchSize = Annotated[int, typer.Option(help="Prompts per Generator.complete call.")]
+TaskOption = Annotated[list[str], typer.Option(help="Task constructor option as key=value; repeatable.")]
+GeneratorOption = Annotated[list[str], typer.Option(help="Generator option as key=value (e.g. device=cuda); repeatable.")]
 
 
 @app.callback()
 def _group() -> None:
     """Synthesize process labels (Monte Carlo, OmegaPRM)."""
+
+
+@app.command("mc")
+def mc(
+    task: Task = "arith",
+    policy: Policy = "demo",
+    generator: GeneratorName = "transformers",
+    problems: Problems = 64,
+    split: Split = "train",
+    n: N = 8,
+    labels: Annotated[str, typer.Option(help="'hard' (1 if any rollout is right) or 'soft' (fraction right).")] = "hard",
+    samples: Samples = 4,
+    out: Out = Path("labels/mc"),
+    shard_size: ShardSize = 16,
+    max_new_tokens: MaxNewTokens = 256,
+    temperature: Temperature = 1.0,
+    seed: Seed = 0,
+    batch_size: BatchSize = 64,
+    task_option: TaskOption = [],  # noqa: B006
+    generator_option: GeneratorOption = [],  # noqa: B006
+) -> None:
+    """Math-Shepherd Monte Carlo labels: n rollouts from every step prefix of sampled solutions."""
+    from prmkit.annotate.mc import MCConfig
+
+    config = _config(MCConfig, n=n, labels=labels, max_new_tokens=max_new_tokens, temperature=temperature, seed=seed, batch_size=batch_size)
+    _run("mc", config, task, task_option, policy, generator, generator_option, problems, split, samples, out, shard_size)
+
+
+@app.command("omegaprm")
+def omegaprm(
+    task: Task = "arith",
+    policy: Policy = "demo",
+    generator: GeneratorName = "transformers",
+    problems: Problems = 64,
+    split: Split = "train",
+    n: N = 8,
+    mode: Annotated[str, typer.Option(help="'tree' (the paper's search over rollouts) or 'solution' (binary search on sampled solutions).")] = "tree",
+    budget: Annotated[int, typer.Option(help="Rollouts per question in tree mode (root estimate included).")] = 100,
+    alpha: Annotated[float, typer.Option(help="Q = alpha^(1-MC(s)) * beta^(len(r)/L).")] = 0.5,
+    beta: Annotated[float, typer.Option(help="Length penalty base in Q.")] = 0.9,
+    length_scale: Annotated[float, typer.Option(help="L in Q, in tokens.")] = 500.0,
+    c_puct: Annotated[float, typer.Option(help="Exploration weight of U(s) = c_puct*sqrt(sum N)/(1+N(s)).")] = 0.125,
+    samples: Samples = 4,
+    out: Out = Path("labels/omegaprm"),
+    shard_size: ShardSize = 16,
+    max_new_tokens: MaxNewTokens = 256,
+    temperature: Temperature = 1.0,
+    seed: Seed = 0,
+    batch_size: BatchSize = 64,
+    task_option: TaskOption = [],  # noqa: B006
+    generator_option: GeneratorOption = [],  # noqa: B006
+) -> None:
+    """OmegaPRM: binary search for each first error, choosing rollouts by Q + U (Luo et al. 2024)."""
+    from prmkit.annotate.omegaprm import OmegaPRMConfig
+
+    config = _config(
+        OmegaPRMConfig, n=n, mode=mode, budget=budget, alpha=alpha, beta=beta, length_scale=length_scale, c_puct=c_puct,
+        max_new_tokens=max_new_tokens, temperature=temperature, seed=seed, batch_size=batch_size,
+    )  # fmt: skip
+    _run("omegaprm", config, task, task_option, policy, generator, generator_option, problems, split, samples, out, shard_size)
+
+
+def _config(kind: type, **fields: Any) -> Any:
+    try:
+        return kind(**fields)
+    except ValueError as err:
+        fail(str(err))
+
+
+def _policy_path(policy: str) -> str:
+    if policy == "demo":
+        from importlib.resources import files
+
+        return str(files("prmkit") / "assets" / "arith_policy")
+    return policy
+
+
+def _run(
+    name: str,
+    config: Any,
+    task_name: str,
+    task_option: list[str],
+    policy: str,
+    generator_name: str,
+    generator_option: list[str],
+    problems: int,
+    split: str,
+    samples: int,
+    out: Path,
+    shard_size: int,
+) -> None:
+    """Config -> setup (task, problems, policy) -> sharded run -> where the outputs went."""
+    from prmkit._registry import UnknownNameError
+    from prmkit.annotate import ANNOTATORS, AnnotationUnit, SolutionSampler, run_sharded
+    from prmkit.generation import load_generator
+    from prmkit.tasks import load_task
+
+    if problems < 1 or samples < 1 or shard_size < 1:
+        fail(f"--problems, --samples and --shard-size must be >= 1, got {problems}, {samples}, {shard_size}")
+    try:
+        task = load_task(task_name, **parse_options(task_option))
+        chosen = task.problems(split)[:problems]
+        generator = load_generator(generator_name, model=_policy_path(policy), **parse_options(generator_option))
+        annotator = ANNOTATORS.get(name)(generator, task, config)
+        sampler = None
+        if annotator.needs_solutions:
+            sampler = SolutionSampler(
+                generator, task, samples=samples, max_new_tokens=config.max_new_tokens,
+                temperature=config.temperature, seed=config.seed, batch_size=config.batch_size,
+            )  # fmt: skip
+        console.print(f"[bold]{name}[/bold]: labelling {len(chosen)} {task_name} {split} problems into {out}", soft_wrap=True)
+        run = run_sharded(annotator, [AnnotationUnit(p) for p in chosen], out, shard_size=shard_size, sampler=sampler)
+    except (UnknownNameError, ValueError, FileNotFoundError, OSError) as err:
+        fail(str(err))
+    if run.shards_skipped:
+        console.print(f"resumed: {run.shards_skipped} finished shard(s) skipped")
+    console.print(f"shards: {run.out_dir} ({len(run.shards)} files shard-*.jsonl, {run.records} labelled solutions)", soft_wrap=True)
+    sampled = f", {run.samples} solutions sampled" if run.samples else ""
+    console.print(f"rollouts: {run.rollouts} total{sampled}; this run made {run.calls} generator calls")

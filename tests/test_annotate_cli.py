@@ -1,0 +1,65 @@
+"""`prmkit annotate mc|omegaprm` end to end on the fake chain task and policy (registered by name)."""
+
+from __future__ import annotations
+
+import pytest
+from typer.testing import CliRunner
+
+from prmkit.cli import app
+from prmkit.generation import GENERATORS
+from prmkit.io._jsonl import read_jsonl
+from prmkit.tasks import TASKS
+from tests.test_annotate_fakes import ChainPolicy, ChainTask
+
+CALLS: list[ChainPolicy] = []
+
+
+def make_policy(model: str, p: float = 0.8) -> ChainPolicy:
+    """Generator factory the CLI loads by name; ``model`` is whatever --policy said."""
+    assert model == "fake-policy-dir"
+    CALLS.append(ChainPolicy(p=p))
+    return CALLS[-1]
+
+
+@pytest.fixture
+def fakes():
+    GENERATORS.register("chain-fake", "tests.test_annotate_cli:make_policy")
+    TASKS.register("chain-fake", "tests.test_annotate_fakes:ChainTask")
+    CALLS.clear()
+    yield
+    GENERATORS._targets.pop("chain-fake")
+    TASKS._targets.pop("chain-fake")
+
+
+BASE = ["--task", "chain-fake", "--generator", "chain-fake", "--policy", "fake-policy-dir", "--split", "test"]
+
+
+def test_mc_writes_shards_prints_where_and_resumes(fakes, tmp_path):
+    out = tmp_path / "mc"
+    args = ["annotate", "mc", *BASE, "--problems", "5", "--samples", "2", "--n", "3", "--shard-size", "2", "--out", str(out)]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    shards = sorted(out.glob("shard-*.jsonl"))
+    assert [p.name for p in shards] == ["shard-00000.jsonl", "shard-00001.jsonl", "shard-00002.jsonl"]
+    records = [r for p in shards for _, r in read_jsonl(p)]
+    rollouts = sum(r["labels"]["rollouts"] for r in records)
+    assert rollouts == CALLS[0].completions - 10  # everything but the 5 x 2 sampled solutions
+    assert str(out) in result.output and f"rollouts: {rollouts} total" in result.output
+
+    again = CliRunner().invoke(app, args)
+    assert again.exit_code == 0 and "3 finished shard(s) skipped" in again.output
+    assert CALLS[1].calls == 0
+
+
+def test_omegaprm_tree_and_bad_options(fakes, tmp_path):
+    args = ["annotate", "omegaprm", *BASE, "--problems", "3", "--n", "4", "--budget", "24", "--out", str(tmp_path / "o")]
+    result = CliRunner().invoke(app, args, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    records = [r for p in (tmp_path / "o").glob("shard-*.jsonl") for _, r in read_jsonl(p)]
+    assert all(r["labels"]["source"] == "omegaprm" for r in records)
+    assert CALLS[0].completions <= 3 * 24
+
+    bad = CliRunner().invoke(app, ["annotate", "omegaprm", *BASE, "--mode", "forest", "--out", str(tmp_path / "b")])
+    assert bad.exit_code == 1 and "OmegaPRMConfig.mode" in bad.output
+    unknown = CliRunner().invoke(app, ["annotate", "mc", *BASE[:2], "--generator", "nope", "--out", str(tmp_path / "c")])
+    assert unknown.exit_code == 1 and "Unknown generator 'nope'" in unknown.output

@@ -1,12 +1,327 @@
-"""`prmkit eval`: Evaluate PRMs: ProcessBench, PRMBench, best-of-N, step metrics."""
+"""`prmkit eval`: Evaluate PRMs: ProcessBench, PRMBench, best-of-N, step metrics.
+
+Each sub-command reads data plus step scores (a scores JSONL file, or a scorer loaded by name),
+prints a table and writes a JSON result (percent for the benchmarks, fractions for step metrics).
+
+Examples:
+
+    prmkit eval processbench --data gsm8k.json --data math.json --scores scores.jsonl \\
+        --threshold auto --output results/pb.json
+    prmkit eval processbench --data gsm8k.json --model dummy --option value=0.7 --output pb.json
+    prmkit eval prmbench --data prmbench/*.jsonl --scores prm_scores.jsonl --output prmbench.json
+    prmkit eval bon --data bon.jsonl --output bon.json --plot
+    prmkit eval steps --data labelled.jsonl --scores scores.jsonl --output steps.json
+"""
 
 from __future__ import annotations
 
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
 import typer
 
+from prmkit.cli._common import console, fail
+
 app = typer.Typer(help="Evaluate PRMs: ProcessBench, PRMBench, best-of-N, step metrics.", no_args_is_help=True)
+
+DataOpt = Annotated[list[Path], typer.Option("--data", help="Input file; repeat for several.", exists=True, dir_okay=False)]
+OutputOpt = Annotated[Path, typer.Option("--output", help="Where to write the JSON result.")]
+ScoresOpt = Annotated[
+    Path | None, typer.Option("--scores", help="Scores JSONL: one line per record with its per-step 'scores'.")
+]
+ModelOpt = Annotated[str | None, typer.Option("--model", help="Score with this registered scorer instead of --scores.")]
+PathOpt = Annotated[str | None, typer.Option("--path", help="Model folder/name passed to the scorer as path=.")]
+BackendOpt = Annotated[str | None, typer.Option("--backend", help="Scorer backend (transformers, vllm, http, ...).")]
+OptionOpt = Annotated[
+    list[str] | None, typer.Option("--option", help="Extra scorer option key=value (JSON values parsed); repeatable.")
+]
+BatchOpt = Annotated[int, typer.Option("--batch-size", help="Solutions per scorer call.", min=1)]
+SaveScoresOpt = Annotated[
+    Path | None, typer.Option("--save-scores", help="With --model: also write the step scores as JSONL here.")
+]
 
 
 @app.callback()
 def _group() -> None:
     """Evaluate PRMs: ProcessBench, PRMBench, best-of-N, step metrics."""
+
+
+def _parse_options(options: list[str] | None) -> dict[str, Any]:
+    """``["value=0.7", "name=x"]`` -> ``{"value": 0.7, "name": "x"}`` (values parsed as JSON when possible)."""
+    out: dict[str, Any] = {}
+    for option in options or []:
+        key, sep, raw = option.partition("=")
+        if not sep or not key:
+            fail(f"--option {option!r} must look like key=value")
+        try:
+            out[key] = json.loads(raw)
+        except json.JSONDecodeError:
+            out[key] = raw
+    return out
+
+
+def _scorer(model: str, path: str | None, backend: str | None, options: list[str] | None) -> Any:
+    from prmkit.models import load_scorer
+
+    kwargs = _parse_options(options)
+    if path is not None:
+        kwargs["path"] = path
+    if backend is not None:
+        kwargs["backend"] = backend
+    return load_scorer(model, **kwargs)
+
+
+def _need_one_source(scores: Path | None, model: str | None) -> None:
+    if (scores is None) == (model is None):
+        fail("give exactly one of --scores FILE or --model NAME")
+
+
+def _config(**values: Any) -> dict[str, Any]:
+    """The resolved settings, stored next to the numbers so a result file says how it was made."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        prmkit_version = version("prmkit")
+    except PackageNotFoundError:  # pragma: no cover - running from a source tree
+        prmkit_version = None
+    resolved = {k: [str(p) for p in v] if isinstance(v, list) else (str(v) if isinstance(v, Path) else v)
+                for k, v in values.items()}
+    return {**resolved, "prmkit_version": prmkit_version, "argv": sys.argv[1:]}
+
+
+def _finish(result: dict[str, Any], output: Path) -> None:
+    from prmkit.evaluate._report import write_result
+
+    write_result(output, result)
+    console.print(f"wrote {output}")
+
+
+def _save_scores(path: Path | None, scores: dict[str, list[float | None]], fields: Any) -> None:
+    if path is None:
+        return
+    from prmkit.io._jsonl import write_jsonl
+
+    write_jsonl(path, ({**fields(key), "scores": row} for key, row in scores.items()))
+    console.print(f"wrote {path}")
+
+
+@app.command("processbench")
+def processbench(
+    data: DataOpt,
+    output: OutputOpt,
+    scores: ScoresOpt = None,
+    model: ModelOpt = None,
+    path: PathOpt = None,
+    backend: BackendOpt = None,
+    option: OptionOpt = None,
+    threshold: Annotated[str, typer.Option(help="A number, or 'auto' (max F1 on GSM8K, reused).")] = "0.5",
+    tune_on: Annotated[str, typer.Option(help="Subset that --threshold auto tunes on.")] = "gsm8k",
+    batch_size: BatchOpt = 32,
+    save_scores: SaveScoresOpt = None,
+) -> None:
+    """ProcessBench: earliest-error accuracy on erroneous/correct samples and their F1, per subset.
+
+    Scores lines: {"id": "<record id>", "scores": [float per step]}.
+    """
+    from prmkit.evaluate import processbench as pb
+    from prmkit.evaluate._report import print_table
+    from prmkit.evaluate._scoring import read_scores
+    from prmkit.io._jsonl import FormatError
+    from prmkit.io.processbench import read_processbench
+
+    _need_one_source(scores, model)
+    chosen: float | str
+    if threshold == "auto":
+        chosen = "auto"
+    else:
+        try:
+            chosen = float(threshold)
+        except ValueError:
+            fail(f"--threshold {threshold!r} must be a number or 'auto'")
+    try:
+        records = [item for file in data for item in read_processbench(file)]
+        if scores is not None:
+            result = pb.evaluate(records, read_scores(scores, ["id"]), threshold=chosen, tune_on=tune_on)
+        else:
+            scored = pb.score_records(records, _scorer(model, path, backend, option), batch_size=batch_size)  # type: ignore[arg-type]
+            _save_scores(save_scores, scored, lambda key: {"id": key})
+            result = pb.evaluate(records, scored, threshold=chosen, tune_on=tune_on)
+    except (FormatError, ValueError, KeyError) as err:
+        fail(str(err))
+    result["config"] = _config(data=data, scores=scores, model=model, path=path, backend=backend,
+                               options=_parse_options(option), threshold=threshold, tune_on=tune_on)
+    rows = [
+        [name, s["error_acc"], s["correct_acc"], s["f1"], s["threshold"], s["best_f1"], s["best_threshold"]]
+        for name, s in result["subsets"].items()
+    ]
+    rows.append(["average", None, None, result["average_f1"], result["threshold"], None, None])
+    print_table(
+        f"ProcessBench (threshold {result['threshold_mode']})",
+        ["subset", "error acc", "correct acc", "F1", "threshold", "best F1", "best thr."],
+        rows,
+    )
+    _finish(result, output)
+
+
+@app.command("prmbench")
+def prmbench(
+    data: DataOpt,
+    output: OutputOpt,
+    scores: ScoresOpt = None,
+    model: ModelOpt = None,
+    path: PathOpt = None,
+    backend: BackendOpt = None,
+    option: OptionOpt = None,
+    threshold: Annotated[float, typer.Option(help="A step is valid when its score is > threshold.")] = 0.5,
+    include_correct: Annotated[
+        bool, typer.Option(help="Also score the unmodified solutions (category 'correct'), like the official loader.")
+    ] = False,
+    batch_size: BatchOpt = 32,
+    save_scores: SaveScoresOpt = None,
+) -> None:
+    """PRMBench: PRMScore = (F1 + negative F1) / 2 over steps, per error category and overall.
+
+    Scores lines: {"idx": "<idx>", "classification": "<classification>", "scores": [float per step]}.
+    """
+    from prmkit.evaluate import prmbench as pm
+    from prmkit.evaluate._report import print_table
+    from prmkit.evaluate._scoring import read_scores
+    from prmkit.io._jsonl import FormatError
+    from prmkit.io.prmbench import read_prmbench
+
+    _need_one_source(scores, model)
+    try:
+        records = read_prmbench(*data, include_correct=include_correct)
+        if scores is not None:
+            result = pm.evaluate(records, read_scores(scores, ["classification", "idx"]), threshold=threshold)
+        else:
+            result = pm.evaluate_scorer(
+                records, _scorer(model, path, backend, option), threshold=threshold, batch_size=batch_size  # type: ignore[arg-type]
+            )
+            scored = result.pop("scores")
+            meta = {r.problem.id: r.solution.meta for r in records}
+            _save_scores(save_scores, scored,
+                         lambda key: {"idx": meta[key]["idx"], "classification": meta[key]["classification"]})
+    except (FormatError, ValueError, KeyError) as err:
+        fail(str(err))
+    result["config"] = _config(data=data, scores=scores, model=model, path=path, backend=backend,
+                               options=_parse_options(option), threshold=threshold, include_correct=include_correct)
+    rows = [[name, c["prmscore"], c["f1"], c["negative_f1"], c["num_samples"]] for name, c in result["categories"].items()]
+    rows.append(["overall", result["prmscore"], result["f1"], result["negative_f1"], result["num_samples"]])
+    print_table("PRMBench", ["category", "PRMScore", "F1", "negative F1", "samples"], rows)
+    _finish(result, output)
+
+
+@app.command("bon")
+def bon(
+    data: DataOpt,
+    output: OutputOpt,
+    ks: Annotated[str | None, typer.Option(help="Comma-separated k values (default 1,2,4,...,N).")] = None,
+    aggregation: Annotated[
+        list[str] | None, typer.Option(help="Step-score aggregation(s) (default: min, last, product, mean, softmin).")
+    ] = None,
+    samples: Annotated[int, typer.Option(help="Random k-subsets per problem and k.", min=1)] = 100,
+    seed: Annotated[int, typer.Option(help="Subset sampling seed.")] = 0,
+    plot: Annotated[bool, typer.Option("--plot", help="Also draw accuracy-vs-N curves to OUTPUT with .png.")] = False,
+) -> None:
+    """Best-of-N: pass@k, majority@k, best-of-k and weighted vote@k from scored candidates.
+
+    Input lines: {"problem_id": str, "candidates": [{"answer": str|null, "correct": bool,
+    "scores": [float per step], "num_tokens": int (optional)}]}.
+    """
+    from prmkit.evaluate import bon as bn
+    from prmkit.evaluate._report import print_table
+    from prmkit.io._jsonl import FormatError
+    from prmkit.models.aggregate import AGGREGATIONS
+
+    try:
+        k_values = [int(k) for k in ks.split(",")] if ks else None
+    except ValueError:
+        fail(f"--ks {ks!r} must be comma-separated integers, e.g. 1,2,4,8")
+    aggregations = aggregation or list(AGGREGATIONS)
+    try:
+        records = [r for file in data for r in bn.read_bon(file)]
+        result = bn.evaluate(records, ks=k_values, aggregations=aggregations, samples=samples, seed=seed)
+    except (FormatError, ValueError) as err:
+        fail(str(err))
+    result["config"] = _config(data=data, ks=ks, aggregations=aggregations, samples=samples, seed=seed)
+    columns = ["k", "pass@k", "majority"]
+    for how in aggregations:
+        columns += [f"best ({how})", f"weighted ({how})"]
+    rows = []
+    for k in result["ks"]:
+        row: list[Any] = [str(k), result["pass@k"][str(k)], result["majority@k"][str(k)]]
+        for how in aggregations:
+            row += [result["best_of_k"][how][str(k)], result["weighted_vote@k"][how][str(k)]]
+        rows.append(row)
+    print_table(f"Best-of-N over {result['num_problems']} problems (accuracy %)", columns, rows)
+    _finish(result, output)
+    if plot:
+        from prmkit.evaluate.plots import plot_bon
+
+        console.print(f"wrote {plot_bon(result, output.with_suffix('.png'))}")
+
+
+@app.command("steps")
+def steps(
+    data: DataOpt,
+    output: OutputOpt,
+    scores: ScoresOpt = None,
+    model: ModelOpt = None,
+    path: PathOpt = None,
+    backend: BackendOpt = None,
+    option: OptionOpt = None,
+    data_format: Annotated[
+        str, typer.Option("--format", help="labelled (LabelledSolution JSONL), processbench or prmbench.")
+    ] = "labelled",
+    threshold: Annotated[float, typer.Option(help="Scores >= threshold count as predicted correct.")] = 0.5,
+    bins: Annotated[int, typer.Option(help="Calibration bins.", min=1)] = 10,
+    batch_size: BatchOpt = 32,
+) -> None:
+    """Step metrics (AUROC, F1, negative F1, ECE, first-error accuracy) on any step-labelled set.
+
+    Scores lines: {"id": "<solution.meta['id'] or problem.id>", "scores": [float per step]}.
+    """
+    from prmkit.evaluate import step_metrics as sm
+    from prmkit.evaluate._report import print_table
+    from prmkit.evaluate._scoring import read_scores, score_items
+    from prmkit.io._jsonl import FormatError, read_jsonl
+    from prmkit.io.prmbench import read_prmbench
+    from prmkit.io.processbench import read_processbench
+    from prmkit.types import LabelledSolution
+
+    _need_one_source(scores, model)
+    try:
+        if data_format == "labelled":
+            records = []
+            for file in data:
+                for line, raw in read_jsonl(file):
+                    try:
+                        records.append(LabelledSolution.from_dict(raw))
+                    except (KeyError, TypeError, ValueError) as err:
+                        raise FormatError(f"{file}:{line}: not a LabelledSolution record ({err})") from None
+        elif data_format == "processbench":
+            records = [item for file in data for item in read_processbench(file)]
+        elif data_format == "prmbench":
+            records = read_prmbench(*data)
+        else:
+            fail(f"--format {data_format!r} must be labelled, processbench or prmbench")
+        if scores is not None:
+            step_scores: Any = read_scores(scores, ["id"])
+        else:
+            step_scores = score_items(
+                _scorer(model, path, backend, option),  # type: ignore[arg-type]
+                [(r.problem.question, r.solution.steps) for r in records],
+                batch_size=batch_size,
+                description="steps",
+            )
+        result = sm.evaluate(records, step_scores, threshold=threshold, bins=bins)
+    except (FormatError, ValueError, KeyError) as err:
+        fail(str(err))
+    result["config"] = _config(data=data, scores=scores, model=model, path=path, backend=backend,
+                               options=_parse_options(option), format=data_format, threshold=threshold, bins=bins)
+    names = ["auroc", "f1", "negative_f1", "ece", "first_error_acc", "num_steps", "num_solutions"]
+    print_table("Step metrics", ["metric", "value"], [[n, result[n]] for n in names], digits=4)
+    _finish(result, output)

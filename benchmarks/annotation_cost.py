@@ -1,0 +1,124 @@
+"""Label quality per rollout spent: Math-Shepherd MC vs OmegaPRM on the same sampled arith solutions.
+
+The arith task knows every step's truth, so each annotator's labels are scored against the exact
+first error (``prmkit.annotate.agreement``: step accuracy as prefix correctness, first-error
+accuracy) next to the rollouts it spent, all in one run on the same solutions:
+
+    mc          per-step Monte Carlo, n rollouts from every step prefix (Wang et al. 2024)
+    omegaprm    binary search for the first error with n rollouts per probe (Luo et al. 2024), on
+                the same solutions (``mode="solution"``)
+    mc@budget   per-step MC with n shrunk so it spends about what omegaprm spent (equal cost)
+    omega-tree  the paper's tree search (``mode="tree"``) over its own rollouts; its records are
+                different solutions, so only its own agreement is comparable (``--tree``)
+
+The claim checked at the end: OmegaPRM reaches at least per-step MC's first-error accuracy with at
+most 40% of its rollouts. Usage (default ≈ a few minutes on a laptop CPU):
+
+    python benchmarks/annotation_cost.py                       # the shipped policy
+    python benchmarks/annotation_cost.py --policy runs/arith_policy --problems 64 --tree
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from importlib.resources import files
+
+from rich.console import Console
+from rich.table import Table
+
+from prmkit.annotate import AnnotationUnit, MCAnnotator, OmegaPRMAnnotator, SolutionSampler, agreement
+from prmkit.generation import load_generator
+from prmkit.tasks.arith import ArithTask
+
+
+def _arguments() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--policy", default="demo", help="policy checkpoint dir ('demo' = src/prmkit/assets/arith_policy)")
+    parser.add_argument("--problems", type=int, default=32, help="arith problems")
+    parser.add_argument("--samples", type=int, default=4, help="solutions sampled per problem (the material labelled)")
+    parser.add_argument("--n", type=int, default=8, help="rollouts per MC estimate, for both annotators")
+    parser.add_argument("--difficulty", default="demo", help="arith difficulty the policy was trained on")
+    parser.add_argument("--split", default="test", help="task split of the problems")
+    parser.add_argument("--temperature", type=float, default=1.0, help="sampling temperature of solutions and rollouts")
+    parser.add_argument("--max-new-tokens", type=int, default=160, help="token limit of a solution / rollout")
+    parser.add_argument("--seed", type=int, default=0, help="base seed")
+    parser.add_argument("--device", default=None, help="torch device (default: cuda if available)")
+    parser.add_argument("--tree", action="store_true", help="also run tree-mode OmegaPRM on the same problems")
+    parser.add_argument("--budget", type=int, default=64, help="tree mode: rollouts per question")
+    return parser.parse_args()
+
+
+def main() -> None:
+    args = _arguments()
+    console = Console()
+    policy = str(files("prmkit") / "assets" / "arith_policy") if args.policy == "demo" else args.policy
+    task = ArithTask(difficulty=args.difficulty, num_test=max(args.problems, 1), num_train=max(args.problems, 1))
+    problems = task.problems(args.split)[: args.problems]
+    generator = load_generator("transformers", model=policy, device=args.device, progress=False)
+    common = {"n": args.n, "temperature": args.temperature, "max_new_tokens": args.max_new_tokens, "seed": args.seed}
+
+    started = time.perf_counter()
+    sampler = SolutionSampler(
+        generator, task, samples=args.samples, temperature=args.temperature, max_new_tokens=args.max_new_tokens, seed=args.seed
+    )
+    solutions = sampler(problems)
+    units = [AnnotationUnit(p, s) for p, s in zip(problems, solutions)]
+    flat = [(p, s) for p, sols in zip(problems, solutions) for s in sols]
+    exact = [task.first_error(p, s.steps) for p, s in flat]
+    right_answer = sum(bool(s.correct) for _, s in flat)
+    lucky = sum(bool(s.correct) and e != -1 for (_, s), e in zip(flat, exact))
+    console.print(
+        f"policy {policy}: {len(flat)} solutions to {len(problems)} problems "
+        f"({sampler.dropped} empty dropped), right answer {right_answer / max(len(flat), 1):.0%}, "
+        f"every step right {sum(e == -1 for e in exact) / max(len(flat), 1):.0%}, "
+        f"right answer from a wrong step {lucky}; sampling took {time.perf_counter() - started:.1f}s"
+    )
+
+    rows: list[tuple[str, object, float]] = []
+
+    def measure(name: str, annotator, work) -> object:  # type: ignore[no-untyped-def]
+        begin = time.perf_counter()
+        records = annotator.annotate(work)
+        result = agreement(task, records)
+        result.rollouts = annotator.roller.rollouts  # every rollout spent, also those behind no record
+        rows.append((name, result, time.perf_counter() - begin))
+        return result
+
+    mc = measure(f"mc (n={args.n})", MCAnnotator(generator, task, **common), units)
+    omega = measure(f"omegaprm (k={args.n})", OmegaPRMAnnotator(generator, task, mode="solution", **common), units)
+    small_n = max(1, round(args.n * omega.rollouts / max(mc.rollouts, 1)))
+    measure(f"mc@budget (n={small_n})", MCAnnotator(generator, task, **{**common, "n": small_n}), units)
+    if args.tree:
+        tree = OmegaPRMAnnotator(generator, task, mode="tree", budget=args.budget, **common)
+        measure(f"omega-tree (k={args.n}, budget {args.budget})*", tree, [AnnotationUnit(p) for p in problems])
+
+    table = Table(title=f"arith ({args.difficulty}): labels vs exact first error, {len(flat)} sampled solutions")
+    for column in ("annotator", "rollouts", "per solution", "vs mc", "step acc", "first-error acc", "labelled", "s"):
+        table.add_column(column, justify="right")
+    for name, result, seconds in rows:
+        table.add_row(
+            name,
+            str(result.rollouts),
+            f"{result.rollouts / max(result.solutions, 1):.1f}",
+            f"{result.rollouts / max(mc.rollouts, 1):.0%}",
+            f"{result.step_accuracy:.3f}",
+            f"{result.first_error_accuracy:.3f}",
+            str(result.solutions),
+            f"{seconds:.1f}",
+        )
+    console.print(table)
+    if args.tree:
+        console.print("* tree mode labels its own rollouts (different solutions); 'labelled' counts them.")
+    ratio = omega.rollouts / max(mc.rollouts, 1)
+    holds = omega.first_error_accuracy >= mc.first_error_accuracy and ratio <= 0.40
+    console.print(
+        f"OmegaPRM first-error accuracy {omega.first_error_accuracy:.3f} vs MC {mc.first_error_accuracy:.3f} "
+        f"with {ratio:.0%} of MC's rollouts: claim (>= MC accuracy with <= 40% rollouts) "
+        + ("[green]holds[/green]" if holds else "[red]does not hold[/red]")
+        + f"; total {time.perf_counter() - started:.0f}s"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -27,6 +27,6 @@ def test_unbuilt_stage_exits_nonzero_without_output():
 
     from prmkit.cli import app
 
-    result = CliRunner().invoke(app, ["serve"])
+    result = CliRunner().invoke(app, ["demo"])
     assert result.exit_code == 2
     assert "not built yet" in result.output

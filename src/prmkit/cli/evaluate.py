@@ -8,7 +8,7 @@ Examples:
     prmkit eval processbench --data gsm8k.json --data math.json --scores scores.jsonl \\
         --threshold auto --output results/pb.json
     prmkit eval processbench --data gsm8k.json --model dummy --option value=0.7 --output pb.json
-    prmkit eval prmbench --data prmbench/*.jsonl --scores prm_scores.jsonl --output prmbench.json
+    prmkit eval prmbench --data prmbench/ --scores prm_scores.jsonl --output prmbench.json
     prmkit eval bon --data bon.jsonl --output bon.json --plot
     prmkit eval steps --data labelled.jsonl --scores scores.jsonl --output steps.json
 """
@@ -26,7 +26,10 @@ from prmkit.cli._common import console, fail
 
 app = typer.Typer(help="Evaluate PRMs: ProcessBench, PRMBench, best-of-N, step metrics.", no_args_is_help=True)
 
-DataOpt = Annotated[list[Path], typer.Option("--data", help="Input file; repeat for several.", exists=True, dir_okay=False)]
+DataOpt = Annotated[
+    list[Path],
+    typer.Option("--data", help="Input file, or a folder of them; repeat for several.", exists=True, dir_okay=True),
+]
 OutputOpt = Annotated[Path, typer.Option("--output", help="Where to write the JSON result.")]
 ScoresOpt = Annotated[
     Path | None, typer.Option("--scores", help="Scores JSONL: one line per record with its per-step 'scores'.")
@@ -71,6 +74,20 @@ def _scorer(model: str, path: str | None, backend: str | None, options: list[str
     if backend is not None:
         kwargs["backend"] = backend
     return load_scorer(model, **kwargs)
+
+
+def _expand(data: list[Path], *suffixes: str) -> list[Path]:
+    """Files given directly, plus the files with one of ``suffixes`` inside each folder given (sorted)."""
+    out: list[Path] = []
+    for item in data:
+        if item.is_dir():
+            found = sorted(p for p in item.iterdir() if p.suffix in suffixes and p.is_file())
+            if not found:
+                fail(f"--data {item}: folder holds no {' or '.join(suffixes)} files")
+            out.extend(found)
+        else:
+            out.append(item)
+    return out
 
 
 def _need_one_source(scores: Path | None, model: str | None) -> None:
@@ -126,12 +143,13 @@ def processbench(
     Scores lines: {"id": "<record id>", "scores": [float per step]}.
     """
     from prmkit.evaluate import processbench as pb
-    from prmkit.evaluate._report import print_table
+    from prmkit.evaluate._report import fmt, print_table
     from prmkit.evaluate._scoring import read_scores
     from prmkit.io._jsonl import FormatError
     from prmkit.io.processbench import read_processbench
 
     _need_one_source(scores, model)
+    data = _expand(data, ".json", ".jsonl")
     chosen: float | str
     if threshold == "auto":
         chosen = "auto"
@@ -153,10 +171,11 @@ def processbench(
     result["config"] = _config(data=data, scores=scores, model=model, path=path, backend=backend,
                                options=_parse_options(option), threshold=threshold, tune_on=tune_on)
     rows = [
-        [name, s["error_acc"], s["correct_acc"], s["f1"], s["threshold"], s["best_f1"], s["best_threshold"]]
+        [name, s["error_acc"], s["correct_acc"], s["f1"], fmt(s["threshold"], 3), s["best_f1"],
+         fmt(s["best_threshold"], 3)]
         for name, s in result["subsets"].items()
     ]
-    rows.append(["average", None, None, result["average_f1"], result["threshold"], None, None])
+    rows.append(["average", None, None, result["average_f1"], fmt(result["threshold"], 3), None, None])
     print_table(
         f"ProcessBench (threshold {result['threshold_mode']})",
         ["subset", "error acc", "correct acc", "F1", "threshold", "best F1", "best thr."],
@@ -192,6 +211,7 @@ def prmbench(
     from prmkit.io.prmbench import read_prmbench
 
     _need_one_source(scores, model)
+    data = _expand(data, ".jsonl")
     try:
         records = read_prmbench(*data, include_correct=include_correct)
         if scores is not None:
@@ -241,6 +261,7 @@ def bon(
     except ValueError:
         fail(f"--ks {ks!r} must be comma-separated integers, e.g. 1,2,4,8")
     aggregations = aggregation or list(AGGREGATIONS)
+    data = _expand(data, ".jsonl")
     try:
         records = [r for file in data for r in bn.read_bon(file)]
         result = bn.evaluate(records, ks=k_values, aggregations=aggregations, samples=samples, seed=seed)
@@ -293,6 +314,7 @@ def steps(
     from prmkit.types import LabelledSolution
 
     _need_one_source(scores, model)
+    data = _expand(data, ".jsonl", ".json")
     try:
         if data_format == "labelled":
             records = []

@@ -184,6 +184,7 @@ def evaluate(
     samples: int = 100,
     seed: int = 0,
     temperature: float = 0.1,
+    progress: bool = True,
 ) -> dict[str, Any]:
     """Best-of-N accuracy curves (see the module docstring for every definition).
 
@@ -194,6 +195,7 @@ def evaluate(
         samples: random k-subsets per problem and k (all subsets when there are at most this many).
         seed: seed of the subset sampler.
         temperature: softmin temperature, passed to :func:`~prmkit.models.aggregate.aggregate`.
+        progress: show a progress bar over problems.
 
     Returns:
         ``{"num_problems", "n", "ks", "samples", "seed", "pass@k": {k: %}, "majority@k": {k: %},
@@ -223,7 +225,9 @@ def evaluate(
     tokens_known = all("num_tokens" in c for r in records for c in r["candidates"])
     tokens = dict.fromkeys(ks, 0.0)
 
-    for record in records:
+    from rich.progress import track
+
+    for record in track(records, description="best-of-N", transient=True, disable=not progress):
         candidates = record["candidates"]
         n = len(candidates)
         correct = np.array([float(c["correct"]) for c in candidates])  # (n,)

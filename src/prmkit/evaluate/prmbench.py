@@ -13,6 +13,10 @@ Rules, as in the official code:
   ``"correct"`` category (unmodified solutions, added with ``read_prmbench(include_correct=True)``),
   exactly as the official scorer does; that category is still reported on its own.
 
+The official code can also take a judge model's separate *redundancy* labels for the
+``redundency``/``circular`` categories; a prmkit scorer gives one P(correct) per step, so the
+validity rule above is used for every category (the path the official code takes for PRMs).
+
 Differences from the official code, on purpose, all outside the normal case: results are in
 percent (the paper's tables multiply by 100). F1 is computed as ``2TP / (2TP + FP + FN)``, which
 equals the official ``2PR / (P + R)`` whenever that is defined; where the official code writes its

@@ -25,7 +25,8 @@ from typing import Any
 from prmkit.models import Scorer
 from prmkit.models.aggregate import AGGREGATIONS
 from prmkit.models.aggregate import aggregate as aggregate_steps
-from prmkit.rl.steps import DEFAULT_SEPARATOR, split_text
+from prmkit.rl._text import score_responses
+from prmkit.rl.steps import DEFAULT_SEPARATOR
 from prmkit.types import LabelledSolution
 
 __all__ = ["prm_reward", "stepwise_rows", "message_text"]
@@ -105,12 +106,9 @@ def prm_reward(
             questions = [str(q) for q in kwargs[question_key]]
         else:
             questions = [to_question(p) for p in prompts]
-        steps = [split_text(message_text(c, None if isinstance(c, str) else "assistant"), separator) for c in completions]
-        scored = [i for i, s in enumerate(steps) if s]
-        results = scorer.score([(questions[i], steps[i]) for i in scored]) if scored else []
-        rewards = [0.0] * len(completions)
-        for i, row in zip(scored, results):
-            rewards[i] = aggregate_steps(row, how, temperature=temperature)
+        responses = [message_text(c, None if isinstance(c, str) else "assistant") for c in completions]
+        _, scores = score_responses(scorer, questions, responses, separator)
+        rewards = [aggregate_steps(row, how, temperature=temperature) for row in scores]
         return rewards
 
     reward_func.__name__ = f"prm_{how}"

@@ -59,7 +59,7 @@ def test_grade_equivalent(predicted, gold):
 
 @pytest.mark.parametrize(
     ("predicted", "gold"),
-    [("2", "3"), ("(1,2)", "12"), ("1/3", "0.3"), (None, "3"), ("3", None), ("", "3"), ("\\frac{", "1"), ("abc", "7")],
+    [("2", "3"), ("5 x", "5"), ("(1,2)", "12"), ("1/3", "0.3"), (None, "3"), ("3", None), ("", "3"), ("\\frac{", "1"), ("abc", "7")],
 )
 def test_grade_not_equal_never_raises(predicted, gold):
     assert grade(predicted, gold) is False

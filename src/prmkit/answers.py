@@ -42,7 +42,8 @@ _HASHES = re.compile(r"####[ \t]*([^\n]*)")
 _PRM800K = re.compile(r"^#[ \t]*Answer[ \t]*\n\s*([^\n]+)", re.MULTILINE)
 _A_LINE = re.compile(r"^[ \t]*A:[ \t]*([^\n]+)", re.MULTILINE)
 _ANSWER_IS = re.compile(r"answer is[ \t]*:?[ \t]*([^\n]+)", re.IGNORECASE)
-_TRAILING_WORDS = re.compile(r"^([-+]?\$?\s*\d[\d,]*(?:\.\d+)?)\s*(?:[A-Za-z][A-Za-z.']*\s*)+$")
+# "18 dollars" -> "18": a number followed only by words of 2+ letters (single letters may be variables).
+_TRAILING_WORDS = re.compile(r"^([-+]?\$?\s*\d[\d,]*(?:\.\d+)?)\s*(?:[A-Za-z][A-Za-z.']+\s*)+$")
 _THOUSANDS = re.compile(r"(?<![\d.])(\d{1,3}(?:,\d{3})+)(?![\d,])")
 
 

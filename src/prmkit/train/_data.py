@@ -1,0 +1,161 @@
+"""Data plumbing shared by the PRM / implicit / ORM trainers: read labelled JSONL, split it, pad batches.
+
+Kept apart from the trainers so every trainer reads the same record format (one
+:meth:`prmkit.types.LabelledSolution.to_dict` per line) with the same errors, and pads batches the
+same way. Padding is the classic place where a PRM silently reads the wrong token, so
+:func:`pad_batch` also builds ``position_ids`` from the attention mask: with them a left-padded row
+gives the same logits as the unpadded sequence (Hugging Face models otherwise number positions
+from the first pad token).
+"""
+
+from __future__ import annotations
+
+import os
+import random
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from prmkit.io._jsonl import FormatError, read_jsonl
+from prmkit.types import LabelledSolution
+
+__all__ = ["load_labelled", "split_by_problem", "load_tokenizer", "pad_batch", "IGNORE_INDEX"]
+
+#: Label value meaning "no loss here" (the PyTorch / Hugging Face convention).
+IGNORE_INDEX = -100
+
+
+def load_labelled(path: str | os.PathLike[str]) -> list[LabelledSolution]:
+    """Read a JSONL file of ``LabelledSolution.to_dict()`` records.
+
+    Raises:
+        FileNotFoundError: ``path`` does not exist.
+        FormatError: a line is not valid JSON or not a valid record (names file, line and the problem).
+    """
+    records = []
+    for line_number, data in read_jsonl(path):
+        try:
+            records.append(LabelledSolution.from_dict(data))
+        except (KeyError, TypeError, ValueError) as err:
+            raise FormatError(
+                f"{path}:{line_number}: not a LabelledSolution record ({type(err).__name__}: {err}); "
+                "expected {'problem': {...}, 'solution': {...}, 'labels': {...} or null}"
+            ) from None
+    if not records:
+        raise FormatError(f"{path}: no records; a training file needs at least one LabelledSolution line")
+    return records
+
+
+def split_by_problem(
+    records: Sequence[LabelledSolution], val_fraction: float, seed: int
+) -> tuple[list[LabelledSolution], list[LabelledSolution]]:
+    """Hold out ``val_fraction`` of the *problems* (all their solutions together) for validation.
+
+    Splitting by problem keeps solutions of one problem from landing on both sides, so the
+    validation metric measures generalisation to new problems, not memorised ones.
+
+    Returns:
+        ``(train, val)`` in input order; ``val`` is empty when ``val_fraction == 0``.
+
+    Raises:
+        ValueError: ``val_fraction`` outside [0, 1), or a split that leaves no training problem.
+    """
+    if not 0.0 <= val_fraction < 1.0:
+        raise ValueError(f"val_fraction = {val_fraction} must be in [0, 1)")
+    problem_ids = sorted({r.problem.id for r in records})
+    random.Random(seed).shuffle(problem_ids)
+    n_val = round(len(problem_ids) * val_fraction)
+    if val_fraction > 0 and n_val == 0 and len(problem_ids) > 1:
+        n_val = 1
+    if n_val >= len(problem_ids):
+        raise ValueError(
+            f"val_fraction = {val_fraction} leaves no training problem out of {len(problem_ids)}; lower it"
+        )
+    held_out = set(problem_ids[:n_val])
+    train = [r for r in records if r.problem.id not in held_out]
+    val = [r for r in records if r.problem.id in held_out]
+    return train, val
+
+
+def load_tokenizer(path: str | os.PathLike[str]) -> Any:
+    """Load a checkpoint's tokenizer exactly as its files define it, with a pad token.
+
+    When the directory has a ``tokenizer.json``, it is loaded as a plain ``PreTrainedTokenizerFast``:
+    the file alone then defines normalisation and pre-tokenisation. (``AutoTokenizer`` in
+    transformers 5 picks the tokenizer class from ``config.json``'s model type, and a Qwen2 config
+    turns a character-level ``tokenizer.json`` into a Qwen2 byte-level tokenizer that drops spaces.)
+    Otherwise ``AutoTokenizer`` is used. A tokenizer without a pad token pads with EOS.
+
+    Raises:
+        ValueError: the tokenizer has neither a pad nor an EOS token (names the fix).
+    """
+    from transformers import AutoTokenizer, PreTrainedTokenizerFast
+
+    if (Path(path) / "tokenizer.json").is_file():
+        tokenizer = PreTrainedTokenizerFast.from_pretrained(str(path))
+    else:
+        tokenizer = AutoTokenizer.from_pretrained(str(path))
+    if tokenizer.pad_token_id is None:
+        if tokenizer.eos_token_id is None:
+            raise ValueError(f"tokenizer at {path} has no pad_token and no eos_token; add a pad token to it")
+        tokenizer.pad_token = tokenizer.eos_token
+    return tokenizer
+
+
+def pad_batch(
+    rows: Sequence[dict[str, list[Any]]],
+    pad_token_id: int,
+    padding_side: str = "right",
+    pad_values: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Pad variable-length rows into tensors, with attention mask and mask-derived position ids.
+
+    Args:
+        rows: each a dict holding ``input_ids`` (list[int]) and optionally other per-token lists of
+            the same length (e.g. ``labels``); non-list values (scalars) are stacked as they are.
+        pad_token_id: id used to pad ``input_ids``.
+        padding_side: ``"right"`` or ``"left"``.
+        pad_values: pad value per extra per-token key (default :data:`IGNORE_INDEX`).
+
+    Returns:
+        ``input_ids`` (B, T) long, ``attention_mask`` (B, T) long, ``position_ids`` (B, T) long
+        (0, 1, ... over real tokens, 0 on pads), plus each extra key as a (B, T) tensor
+        (float when any value is a float) or (B,) for scalars, and ``offsets`` (B,) long: how many
+        pads precede each row (add it to a row's unpadded index to find that token).
+
+    Raises:
+        ValueError: unknown ``padding_side`` or a per-token list whose length differs from ``input_ids``.
+    """
+    import torch
+
+    if padding_side not in ("left", "right"):
+        raise ValueError(f"padding_side = {padding_side!r}; use 'left' or 'right'")
+    pad_values = pad_values or {}
+    width = max(len(row["input_ids"]) for row in rows)
+    out: dict[str, list[Any]] = {"input_ids": [], "attention_mask": [], "position_ids": [], "offsets": []}
+    for index, row in enumerate(rows):
+        n = len(row["input_ids"])
+        pad = width - n
+        offset = pad if padding_side == "left" else 0
+
+        def place(values: list[Any], fill: Any) -> list[Any]:
+            return [fill] * pad + list(values) if padding_side == "left" else list(values) + [fill] * pad
+
+        out["input_ids"].append(place(row["input_ids"], pad_token_id))
+        out["attention_mask"].append(place([1] * n, 0))
+        out["position_ids"].append(place(list(range(n)), 0))
+        out["offsets"].append(offset)
+        for key, value in row.items():
+            if key == "input_ids":
+                continue
+            if isinstance(value, list):
+                if len(value) != n:
+                    raise ValueError(f"row {index}: {key!r} has {len(value)} entries but input_ids has {n}")
+                value = place(value, pad_values.get(key, IGNORE_INDEX))
+            out.setdefault(key, []).append(value)
+    batch: dict[str, Any] = {}
+    for key, values in out.items():
+        flat = values if not values or not isinstance(values[0], list) else [v for row in values for v in row]
+        is_float = any(isinstance(v, float) for v in flat)
+        batch[key] = torch.tensor(values, dtype=torch.float32 if is_float else torch.long)
+    return batch

@@ -1,0 +1,336 @@
+"""Train a token-classification PRM: a 2-class head read at the last token of every step.
+
+The recipe (what TRL's removed ``PRMTrainer`` did, plus soft labels, validation and best-checkpoint
+selection):
+
+1. Read ``LabelledSolution`` JSONL (steps + per-step labels in [0, 1], ``None`` = ignored); hold out
+   ``val_fraction`` of the problems unless ``val_file`` is given.
+2. Tokenize with :func:`prmkit.models.formats.token_cls.encode_token_cls` — the exact format the
+   ``token-cls`` scorer reads — and put each step's label on its last token (the separator),
+   ``-100`` everywhere else (reference: TRL ``PRMTrainer.tokenize_row``).
+3. Initialise ``AutoModelForTokenClassification(num_labels=2)`` from the base causal LM (body
+   weights checked), optionally wrapped with LoRA.
+4. Loss: ``"hard"`` labels = cross-entropy against ``label >= 0.5``; ``"soft"`` labels = binary
+   cross-entropy of ``sigmoid(logit_1 - logit_0)`` (= softmax class 1) against the label itself,
+   e.g. a Math-Shepherd MC fraction.
+5. Every ``eval_every`` steps: step AUROC, step accuracy and ProcessBench-style first-error F1 on
+   the validation split (and on a slice of the training split, to catch a model that cannot even
+   fit its training data); the best checkpoint by ``metric`` is kept.
+
+The checkpoint in ``output_dir`` is a plain Hugging Face token-classification model with its
+tokenizer; ``config.step_separator`` holds the separator, ``prmkit.json`` says how to read it, and
+``load_scorer("token-cls", path=output_dir)`` scores with it: P(step k correct) = softmax(logits)[1]
+at step k's last token.
+
+Example (CPU, seconds on a tiny model)::
+
+    from prmkit.train.prm import PRMTrainConfig, train_prm
+    path = train_prm(PRMTrainConfig(train_file="labels.jsonl", base_model="policy/", output_dir="prm/"))
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from prmkit.io._jsonl import FormatError
+from prmkit.models.formats.token_cls import DEFAULT_STEP_SEPARATOR, encode_token_cls
+from prmkit.types import LabelledSolution, first_error_from_labels
+
+__all__ = ["PRMTrainConfig", "train_prm", "predict_step_scores", "evaluate_step_scores", "LABEL_MODES", "PRM_METRICS"]
+
+LABEL_MODES = ("hard", "soft")
+#: Validation metrics a PRM run can select its best checkpoint on (all: higher is better).
+PRM_METRICS = ("f1", "step_auroc", "step_acc")
+
+
+def _help(text: str) -> dict[str, str]:
+    return {"help": text}
+
+
+@dataclass
+class PRMTrainConfig:
+    """Settings of :func:`train_prm` (the ``prmkit train prm`` flags are these fields).
+
+    Raises (on construction):
+        ValueError: an unknown ``label_mode`` / ``metric`` / ``padding_side`` or an out-of-range
+            number; the message names the field and the accepted values.
+    """
+
+    train_file: str = field(metadata=_help("JSONL of LabelledSolution records with per-step labels."))
+    base_model: str = field(metadata=_help("Hugging Face causal-LM checkpoint directory to start from."))
+    output_dir: str = field(metadata=_help("Where the best checkpoint, config and eval history are written."))
+    val_file: str | None = field(default=None, metadata=_help("Validation JSONL; default: hold out val_fraction of the problems."))
+    val_fraction: float = field(default=0.1, metadata=_help("Share of problems held out for validation when no val_file (0 = none)."))
+    label_mode: str = field(default="hard", metadata=_help("'hard': cross-entropy on label >= 0.5; 'soft': BCE against the label (MC fraction)."))
+    step_separator: str = field(default=DEFAULT_STEP_SEPARATOR, metadata=_help("Text appended to every step; the label sits on its last token."))
+    max_length: int = field(default=1024, metadata=_help("Longest allowed tokenized solution; longer records are an error."))
+    use_lora: bool = field(default=False, metadata=_help("Train LoRA adapters (peft) instead of all weights; merged on save."))
+    lora_r: int = field(default=16, metadata=_help("LoRA rank."))
+    lora_alpha: int = field(default=32, metadata=_help("LoRA alpha (scale = alpha / r)."))
+    lora_dropout: float = field(default=0.0, metadata=_help("LoRA dropout."))
+    lora_target_modules: str | None = field(default=None, metadata=_help("Comma-separated module names for LoRA; default all linear layers."))
+    learning_rate: float = field(default=1e-4, metadata=_help("Peak AdamW learning rate (linear warmup, linear decay)."))
+    weight_decay: float = field(default=0.0, metadata=_help("AdamW weight decay."))
+    num_epochs: float = field(default=3.0, metadata=_help("Epochs over the training split (ignored when max_steps > 0)."))
+    max_steps: int = field(default=-1, metadata=_help("Optimizer steps to run; -1 = use num_epochs."))
+    batch_size: int = field(default=8, metadata=_help("Solutions per batch per device."))
+    gradient_accumulation_steps: int = field(default=1, metadata=_help("Batches accumulated per optimizer step."))
+    warmup_ratio: float = field(default=0.05, metadata=_help("Share of steps spent warming up the learning rate."))
+    max_grad_norm: float = field(default=1.0, metadata=_help("Gradient clipping norm (0 = off)."))
+    eval_every: int = field(default=100, metadata=_help("Validate every this many optimizer steps (and at the end)."))
+    patience: int | None = field(default=None, metadata=_help("Stop after this many validations without improvement; default never."))
+    metric: str = field(default="f1", metadata=_help("Validation metric that picks the best checkpoint: f1, step_auroc or step_acc."))
+    threshold: float = field(default=0.5, metadata=_help("A step scoring below this is predicted wrong (first-error F1, step accuracy)."))
+    eval_batch_size: int = field(default=16, metadata=_help("Solutions per forward pass during validation."))
+    eval_train_examples: int = field(default=64, metadata=_help("Training solutions also scored at each validation (fit check; 0 = off)."))
+    padding_side: str = field(default="right", metadata=_help("Pad batches on the 'right' or 'left' (results must not depend on it)."))
+    mixed_precision: str = field(default="no", metadata=_help("accelerate mixed precision: no, fp16 or bf16."))
+    seed: int = field(default=0, metadata=_help("Seed for the split, initialisation of the head and shuffling."))
+
+    def __post_init__(self) -> None:
+        if self.label_mode not in LABEL_MODES:
+            raise ValueError(f"PRMTrainConfig.label_mode = {self.label_mode!r}; use one of {LABEL_MODES}")
+        if self.metric not in PRM_METRICS:
+            raise ValueError(f"PRMTrainConfig.metric = {self.metric!r}; use one of {PRM_METRICS}")
+        if self.padding_side not in ("left", "right"):
+            raise ValueError(f"PRMTrainConfig.padding_side = {self.padding_side!r}; use 'left' or 'right'")
+        for name in ("batch_size", "eval_batch_size", "gradient_accumulation_steps", "eval_every", "max_length", "lora_r"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"PRMTrainConfig.{name} = {getattr(self, name)} must be >= 1")
+        if not self.step_separator:
+            raise ValueError("PRMTrainConfig.step_separator is empty; the label needs a token to sit on (e.g. '\\n')")
+        if not 0.0 < self.threshold < 1.0:
+            raise ValueError(f"PRMTrainConfig.threshold = {self.threshold} must be in (0, 1)")
+
+
+def _encode_record(
+    tokenizer: Any, record: LabelledSolution, where: str, config: PRMTrainConfig
+) -> dict[str, list[Any]]:
+    """One training row: ``input_ids`` and per-token ``labels`` (label at step ends, -100 elsewhere)."""
+    if record.labels is None:
+        raise FormatError(f"{where}: record has no 'labels'; a PRM needs per-step labels (annotate it first)")
+    steps, labels = record.solution.steps, record.labels.labels
+    if len(labels) != len(steps):
+        raise FormatError(f"{where}: {len(labels)} labels for {len(steps)} steps; give exactly one label per step")
+    try:
+        encoded = encode_token_cls(tokenizer, record.problem.question, steps, config.step_separator)
+    except ValueError as err:
+        raise FormatError(f"{where}: {err}") from None
+    if len(encoded.input_ids) > config.max_length:
+        raise FormatError(
+            f"{where}: {len(encoded.input_ids)} tokens > max_length {config.max_length}; raise max_length or drop the record"
+        )
+    token_labels: list[Any] = [-100] * len(encoded.input_ids)
+    for position, label in zip(encoded.step_positions, labels):
+        if label is None:
+            continue
+        token_labels[position] = float(label) if config.label_mode == "soft" else int(label >= 0.5)
+    return {"input_ids": encoded.input_ids, "labels": token_labels}
+
+
+def _forward_logits(model: Any, batch: dict[str, Any]) -> Any:
+    """Token logits (B, T, 2); positions come from the mask so padding side does not matter."""
+    return model(
+        input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], position_ids=batch["position_ids"]
+    ).logits
+
+
+def _loss(model: Any, batch: dict[str, Any], label_mode: str) -> Any:
+    import torch.nn.functional as F
+
+    logits = _forward_logits(model, batch).float()  # (B, T, 2)
+    labels = batch["labels"]  # (B, T)
+    mask = labels != -100
+    if label_mode == "hard":
+        return F.cross_entropy(logits[mask], labels[mask].long())
+    margin = logits[..., 1] - logits[..., 0]  # (B, T): log-odds of "correct"
+    return F.binary_cross_entropy_with_logits(margin[mask], labels[mask].float())
+
+
+def predict_step_scores(
+    model: Any,
+    tokenizer: Any,
+    items: Sequence[tuple[str, Sequence[str]]],
+    *,
+    separator: str = DEFAULT_STEP_SEPARATOR,
+    batch_size: int = 16,
+    padding_side: str = "right",
+) -> list[list[float]]:
+    """P(step correct) = softmax(logits)[1] at each step's last token, for a token-cls model.
+
+    The trainer's own reading of its model (validation uses it); the ``token-cls`` scorer must give
+    the same numbers from the saved checkpoint.
+
+    Args:
+        model: a token-classification model with 2 labels (already on its device, any mode).
+        tokenizer: its tokenizer (``pad_token_id`` set).
+        items: ``(question, steps)`` pairs.
+        separator: the step separator the model was trained with.
+        batch_size: items per forward pass.
+        padding_side: ``"right"`` or ``"left"``; the scores do not depend on it.
+
+    Returns:
+        One list of floats in [0, 1] per item, one per step, in input order.
+    """
+    import torch
+
+    from prmkit.train._data import pad_batch
+
+    device = next(model.parameters()).device
+    encoded = [encode_token_cls(tokenizer, question, steps, separator) for question, steps in items]
+    scores: list[list[float]] = []
+    was_training = model.training
+    model.eval()
+    with torch.no_grad():
+        for start in range(0, len(encoded), batch_size):
+            chunk = encoded[start : start + batch_size]
+            batch = pad_batch([{"input_ids": e.input_ids} for e in chunk], tokenizer.pad_token_id, padding_side)
+            batch = {k: v.to(device) for k, v in batch.items()}
+            probs = _forward_logits(model, batch).float().softmax(-1)[..., 1]  # (B, T)
+            for row, item in enumerate(chunk):
+                offset = int(batch["offsets"][row])
+                scores.append([float(probs[row, offset + p]) for p in item.step_positions])
+    model.train(was_training)
+    return scores
+
+
+def evaluate_step_scores(
+    records: Sequence[LabelledSolution], scores: Sequence[Sequence[float]], threshold: float = 0.5
+) -> dict[str, float]:
+    """Step AUROC, step accuracy and ProcessBench first-error F1 of ``scores`` against the records' labels.
+
+    The gold first error is ``labels.first_error`` when given, else the first label below 0.5
+    (records whose first error is unknown are left out of F1).
+
+    Returns:
+        ``{"step_auroc", "step_acc", "f1", "error_acc", "correct_acc", "n"}`` (F1 parts in percent,
+        ``nan`` where undefined).
+    """
+    from prmkit.metrics import auroc, first_error_prediction, processbench_f1
+
+    flat_labels: list[float] = []
+    flat_scores: list[float] = []
+    gold, predicted = [], []
+    for record, item_scores in zip(records, scores):
+        labels = record.labels.labels if record.labels is not None else [None] * len(item_scores)
+        for label, score in zip(labels, item_scores):
+            if label is not None:
+                flat_labels.append(label)
+                flat_scores.append(score)
+        first = record.labels.first_error if record.labels is not None else None
+        if first is None and record.labels is not None:
+            first = first_error_from_labels(list(labels))
+        if first is not None:
+            gold.append(first)
+            predicted.append(first_error_prediction(item_scores, threshold))
+    hits = [(s >= threshold) == (y >= 0.5) for y, s in zip(flat_labels, flat_scores)]
+    result = {
+        "step_auroc": auroc(flat_labels, flat_scores),
+        "step_acc": sum(hits) / len(hits) if hits else math.nan,
+        **processbench_f1(gold, predicted),
+        "n": len(records),
+    }
+    return result
+
+
+def _save(model: Any, tokenizer: Any, output_dir: Path, config: PRMTrainConfig) -> None:
+    from prmkit.train._model import merge_lora, write_json
+
+    plain = merge_lora(model)
+    plain.config.step_separator = config.step_separator
+    plain.config.id2label = {0: "incorrect", 1: "correct"}
+    plain.config.label2id = {"incorrect": 0, "correct": 1}
+    plain.config.pad_token_id = tokenizer.pad_token_id
+    plain.save_pretrained(output_dir)
+    tokenizer.save_pretrained(output_dir)
+    write_json(
+        output_dir / "prmkit.json",
+        {
+            "family": "token-cls",
+            "step_separator": config.step_separator,
+            "label_mode": config.label_mode,
+            "score": "softmax(logits)[1] at the last token of each step (encode_token_cls layout)",
+        },
+    )
+
+
+def train_prm(config: PRMTrainConfig) -> Path:
+    """Train a token-classification PRM (see the module docstring) and return its checkpoint dir.
+
+    Raises:
+        FileNotFoundError: ``train_file`` / ``val_file`` / ``base_model`` missing.
+        prmkit.io._jsonl.FormatError: a record without labels, with a label count that does not
+            match its steps, an empty step or too many tokens (names file, line and fix).
+        ValueError: the base model's body did not load into the token-classification class.
+    """
+    from transformers import AutoModelForTokenClassification
+
+    from prmkit.train._data import load_labelled, load_tokenizer, pad_batch, split_by_problem
+    from prmkit.train._loop import LoopSettings, run_loop
+    from prmkit.train._model import add_lora, load_from_base, write_run_files
+
+    output_dir = Path(config.output_dir)
+    records = load_labelled(config.train_file)
+    if config.val_file:
+        train_records, val_records = records, load_labelled(config.val_file)
+    else:
+        train_records, val_records = split_by_problem(records, config.val_fraction, config.seed)
+    tokenizer = load_tokenizer(config.base_model)
+    rows = [
+        _encode_record(tokenizer, r, f"{config.train_file}: problem {r.problem.id!r}", config) for r in train_records
+    ]
+    if not any(label != -100 for row in rows for label in row["labels"]):
+        raise FormatError(f"{config.train_file}: no step has a known label; nothing to train on")
+
+    model = load_from_base(AutoModelForTokenClassification, config.base_model, num_labels=2)
+    model.config.pad_token_id = tokenizer.pad_token_id
+    if config.use_lora:
+        model = add_lora(model, "TOKEN_CLS", config.lora_r, config.lora_alpha, config.lora_dropout,
+                         config.lora_target_modules)
+
+    fit_records = train_records[: config.eval_train_examples]
+
+    def evaluate(unwrapped: Any) -> dict[str, float]:
+        metrics: dict[str, float] = {}
+        for prefix, subset in (("", val_records), ("train_", fit_records)):
+            if not subset:
+                continue
+            items = [(r.problem.question, r.solution.steps) for r in subset]
+            scores = predict_step_scores(unwrapped, tokenizer, items, separator=config.step_separator,
+                                         batch_size=config.eval_batch_size, padding_side=config.padding_side)
+            metrics.update({prefix + k: v for k, v in evaluate_step_scores(subset, scores, config.threshold).items()})
+        return metrics
+
+    settings = LoopSettings(
+        learning_rate=config.learning_rate, weight_decay=config.weight_decay, num_epochs=config.num_epochs,
+        max_steps=config.max_steps, batch_size=config.batch_size,
+        gradient_accumulation_steps=config.gradient_accumulation_steps, warmup_ratio=config.warmup_ratio,
+        max_grad_norm=config.max_grad_norm, eval_every=config.eval_every, patience=config.patience,
+        metric=config.metric if val_records else "train_" + config.metric, seed=config.seed,
+        mixed_precision=config.mixed_precision,
+    )
+    has_eval = bool(val_records or fit_records)
+    result = run_loop(
+        model=model,
+        train_rows=rows,
+        collate=lambda batch: pad_batch(batch, tokenizer.pad_token_id, config.padding_side),
+        loss_fn=lambda m, batch: _loss(m, batch, config.label_mode),
+        evaluate=evaluate if has_eval else None,
+        save=lambda unwrapped: _save(unwrapped, tokenizer, output_dir, config),
+        settings=settings,
+        description="train prm",
+    )
+    write_run_files(output_dir, config, result,
+                    {"n_train": len(train_records), "n_val": len(val_records), "selected_on": settings.metric})
+    from rich.console import Console
+
+    best = result["best"] or {}
+    Console(stderr=True).print(
+        f"PRM checkpoint -> [bold]{output_dir}[/bold] ({result['steps']} steps, {result['seconds']:.0f}s; "
+        f"best {settings.metric} = {best.get(settings.metric, float('nan')):.4g} at step {best.get('step', '-')})"
+    )
+    return output_dir

@@ -22,7 +22,7 @@ from typing import Annotated, Any
 
 import typer
 
-from prmkit.cli._common import console, fail
+from prmkit.cli._common import console, fail, parse_options
 
 app = typer.Typer(help="Evaluate PRMs: ProcessBench, PRMBench, best-of-N, step metrics.", no_args_is_help=True)
 
@@ -51,24 +51,10 @@ def _group() -> None:
     """Evaluate PRMs: ProcessBench, PRMBench, best-of-N, step metrics."""
 
 
-def _parse_options(options: list[str] | None) -> dict[str, Any]:
-    """``["value=0.7", "name=x"]`` -> ``{"value": 0.7, "name": "x"}`` (values parsed as JSON when possible)."""
-    out: dict[str, Any] = {}
-    for option in options or []:
-        key, sep, raw = option.partition("=")
-        if not sep or not key:
-            fail(f"--option {option!r} must look like key=value")
-        try:
-            out[key] = json.loads(raw)
-        except json.JSONDecodeError:
-            out[key] = raw
-    return out
-
-
 def _scorer(model: str, path: str | None, backend: str | None, options: list[str] | None) -> Any:
     from prmkit.models import load_scorer
 
-    kwargs = _parse_options(options)
+    kwargs = parse_options(options)
     if path is not None:
         kwargs["path"] = path
     if backend is not None:
@@ -169,7 +155,7 @@ def processbench(
     except (FormatError, ValueError, KeyError) as err:
         fail(str(err))
     result["config"] = _config(data=data, scores=scores, model=model, path=path, backend=backend,
-                               options=_parse_options(option), threshold=threshold, tune_on=tune_on)
+                               options=parse_options(option), threshold=threshold, tune_on=tune_on)
     rows = [
         [name, s["error_acc"], s["correct_acc"], s["f1"], fmt(s["threshold"], 3), s["best_f1"],
          fmt(s["best_threshold"], 3)]
@@ -227,7 +213,7 @@ def prmbench(
     except (FormatError, ValueError, KeyError) as err:
         fail(str(err))
     result["config"] = _config(data=data, scores=scores, model=model, path=path, backend=backend,
-                               options=_parse_options(option), threshold=threshold, include_correct=include_correct)
+                               options=parse_options(option), threshold=threshold, include_correct=include_correct)
     rows = [[name, c["prmscore"], c["f1"], c["negative_f1"], c["num_samples"]] for name, c in result["categories"].items()]
     rows.append(["overall", result["prmscore"], result["f1"], result["negative_f1"], result["num_samples"]])
     print_table("PRMBench", ["category", "PRMScore", "F1", "negative F1", "samples"], rows)
@@ -343,7 +329,7 @@ def steps(
     except (FormatError, ValueError, KeyError) as err:
         fail(str(err))
     result["config"] = _config(data=data, scores=scores, model=model, path=path, backend=backend,
-                               options=_parse_options(option), format=data_format, threshold=threshold, bins=bins)
+                               options=parse_options(option), format=data_format, threshold=threshold, bins=bins)
     names = ["auroc", "f1", "negative_f1", "ece", "first_error_acc", "num_steps", "num_solutions"]
     print_table("Step metrics", ["metric", "value"], [[n, result[n]] for n in names], digits=4)
     _finish(result, output)

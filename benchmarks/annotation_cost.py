@@ -51,11 +51,11 @@ def _arguments() -> argparse.Namespace:
 
 def main() -> None:
     args = _arguments()
-    console = Console()
+    console = Console(width=132)  # the table must not fold when piped to a file
     policy = str(files("prmkit") / "assets" / "arith_policy") if args.policy == "demo" else args.policy
     task = ArithTask(difficulty=args.difficulty, num_test=max(args.problems, 1), num_train=max(args.problems, 1))
     problems = task.problems(args.split)[: args.problems]
-    generator = load_generator("transformers", model=policy, device=args.device, progress=False)
+    generator = load_generator("transformers", model=policy, device=args.device)  # shows a bar per long call
     common = {"n": args.n, "temperature": args.temperature, "max_new_tokens": args.max_new_tokens, "seed": args.seed}
 
     started = time.perf_counter()

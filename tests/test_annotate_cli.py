@@ -50,6 +50,10 @@ def test_mc_writes_shards_prints_where_and_resumes(fakes, tmp_path):
     assert again.exit_code == 0 and "3 finished shard(s) skipped" in again.output
     assert CALLS[1].calls == 0
 
+    changed = CliRunner().invoke(app, [*args, "--task-option", "seed=1", "--n", "4"])
+    message = " ".join(changed.output.split())  # rich may wrap the long line anywhere there is a space
+    assert changed.exit_code == 1 and "config.n: 3 -> 4" in message and "config.job" in message
+
 
 def test_omegaprm_tree_and_bad_options(fakes, tmp_path):
     args = ["annotate", "omegaprm", *BASE, "--problems", "3", "--n", "4", "--budget", "24", "--out", str(tmp_path / "o")]
@@ -60,6 +64,6 @@ def test_omegaprm_tree_and_bad_options(fakes, tmp_path):
     assert CALLS[0].completions <= 3 * 24
 
     bad = CliRunner().invoke(app, ["annotate", "omegaprm", *BASE, "--mode", "forest", "--out", str(tmp_path / "b")])
-    assert bad.exit_code == 1 and "OmegaPRMConfig.mode" in bad.output
+    assert bad.exit_code == 1 and "OmegaPRMConfig.mode" in " ".join(bad.output.split())
     unknown = CliRunner().invoke(app, ["annotate", "mc", *BASE[:2], "--generator", "nope", "--out", str(tmp_path / "c")])
-    assert unknown.exit_code == 1 and "Unknown generator 'nope'" in unknown.output
+    assert unknown.exit_code == 1 and "Unknown generator 'nope'" in " ".join(unknown.output.split())

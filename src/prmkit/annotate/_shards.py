@@ -2,7 +2,8 @@
 
 Layout of an output folder::
 
-    run.json                 what produced it: annotator settings, shard size, the unit ids' hash
+    run.json                 what produced it: annotator settings, job (task, policy), shard size,
+                             the unit ids' hash, and the prmkit version / git commit that wrote it
     shard-00000.stats.json   units, rollouts, generator calls, samples and records of shard 0
     shard-00000.jsonl        one LabelledSolution.to_dict() per line (written last: its presence
                              means the shard is done)
@@ -63,6 +64,22 @@ class ShardStore:
         }
         self._check_or_write_manifest(json.loads(json.dumps(manifest)))
 
+    @staticmethod
+    def _written_by() -> dict[str, Any]:
+        """Versions and git commit of the code that wrote the folder (informative; not checked)."""
+        import platform
+        import subprocess
+
+        from prmkit import __version__
+
+        try:
+            commit = subprocess.run(
+                ["git", "rev-parse", "HEAD"], cwd=Path(__file__).parent, capture_output=True, text=True, timeout=5
+            ).stdout.strip() or None
+        except (OSError, subprocess.SubprocessError):
+            commit = None
+        return {"prmkit": __version__, "git": commit, "python": platform.python_version()}
+
     def _check_or_write_manifest(self, manifest: dict[str, Any]) -> None:
         path = self.out_dir / "run.json"
         if path.exists():
@@ -73,7 +90,7 @@ class ShardStore:
             differ = sorted(
                 key
                 for key in set(old) | set(manifest)
-                if key != "config" and old.get(key) != manifest.get(key)
+                if key not in ("config", "written_by") and old.get(key) != manifest.get(key)
             )
             old_config, new_config = old.get("config", {}), manifest["config"]
             differ += sorted(
@@ -89,7 +106,7 @@ class ShardStore:
                 )
             return
         with atomic_writer(path) as handle:
-            json.dump(manifest, handle, indent=2)
+            json.dump({**manifest, "written_by": self._written_by()}, handle, indent=2)
 
     @staticmethod
     def _lookup(manifest: dict[str, Any], dotted: str) -> Any:

@@ -14,6 +14,7 @@ import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from prmkit.annotate._base import AnnotationUnit, Annotator
 from prmkit.annotate._shards import ShardStore
@@ -72,6 +73,7 @@ def run_sharded(
     sampler: SolutionSampler | None = None,
     max_shards: int | None = None,
     progress: bool = True,
+    job: dict[str, Any] | None = None,
 ) -> AnnotationRun:
     """Label ``units`` shard by shard into ``out_dir``; finished shards are skipped on a rerun.
 
@@ -88,6 +90,8 @@ def run_sharded(
         sampler: writes solutions for units that have none.
         max_shards: write at most this many new shards, then stop (``complete`` tells if all are done).
         progress: show a progress bar over units.
+        job: what else determines the labels (task, its options, policy path, split); stored in
+            ``run.json`` and checked on resume like the annotator's settings.
 
     Returns:
         An :class:`AnnotationRun` with the shard paths and the rollouts spent.
@@ -97,6 +101,8 @@ def run_sharded(
             solutions and no ``sampler`` was given.
     """
     config = annotator.config_dict()
+    if job:
+        config["job"] = job
     if sampler is not None and annotator.needs_solutions:
         config.update(sampler.config_dict())
     store = ShardStore(out_dir, config=config, unit_ids=[u.problem.id for u in units], shard_size=shard_size)

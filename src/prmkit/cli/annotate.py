@@ -153,7 +153,12 @@ def _run(
                 temperature=config.temperature, seed=config.seed, batch_size=config.batch_size,
             )  # fmt: skip
         console.print(f"[bold]{name}[/bold]: labelling {len(chosen)} {task_name} {split} problems into {out}", soft_wrap=True)
-        run = run_sharded(annotator, [AnnotationUnit(p) for p in chosen], out, shard_size=shard_size, sampler=sampler)
+        job = {
+            "task": task_name, "task_options": parse_options(task_option), "split": split,
+            "policy": policy, "generator": generator_name,
+        }  # fmt: skip
+        units = [AnnotationUnit(p) for p in chosen]
+        run = run_sharded(annotator, units, out, shard_size=shard_size, sampler=sampler, job=job)
     except (UnknownNameError, ValueError, FileNotFoundError, OSError) as err:
         fail(str(err))
     if run.shards_skipped:

@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from prmkit.evaluate._scoring import check_scores, score_items
-from prmkit.io.processbench import processbench_record
+from prmkit.io.processbench import processbench_record, subset_of
 from prmkit.metrics import first_error_prediction, processbench_f1
 from prmkit.types import LabelledSolution
 
@@ -60,8 +60,6 @@ def predict_first_errors(scores: Sequence[Sequence[float | None]], threshold: fl
 
 
 def _subset(item: LabelledSolution) -> str:
-    from prmkit.io.processbench import subset_of
-
     return str(item.problem.meta.get("subset") or subset_of(item.problem.id))
 
 

@@ -67,3 +67,41 @@ def test_omegaprm_tree_and_bad_options(fakes, tmp_path):
     assert bad.exit_code == 1 and "OmegaPRMConfig.mode" in " ".join(bad.output.split())
     unknown = CliRunner().invoke(app, ["annotate", "mc", *BASE[:2], "--generator", "nope", "--out", str(tmp_path / "c")])
     assert unknown.exit_code == 1 and "Unknown generator 'nope'" in " ".join(unknown.output.split())
+
+
+def test_label_given_solutions_from_jsonl(fakes, tmp_path):
+    from prmkit.io._jsonl import write_jsonl
+    from prmkit.types import LabelledSolution, Solution
+
+    task = ChainTask()
+    rows = []
+    for problem in task.problems()[:3]:
+        for error in (None, 1):
+            steps = task.reference_steps(problem) if error is None else task.wrong_steps(problem, error)
+            rows.append(LabelledSolution(problem, Solution(problem.id, steps)).to_dict())
+    write_jsonl(tmp_path / "in.jsonl", rows)
+    args = ["annotate", "omegaprm", *BASE, "--mode", "solution", "--n", "2", "--problems", "2", "--generator-option", "p=1.0",
+            "--solutions", str(tmp_path / "in.jsonl"), "--out", str(tmp_path / "o")]  # fmt: skip
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    records = [r for p in sorted((tmp_path / "o").glob("shard-*.jsonl")) for _, r in read_jsonl(p)]
+    assert [r["solution"]["steps"] for r in records] == [r["solution"]["steps"] for r in rows[:4]]
+    assert CALLS[0].completions == sum(r["labels"]["rollouts"] for r in records)  # nothing sampled
+    assert [r["labels"]["first_error"] for r in records] == [-1, 1, -1, 1]
+
+    (tmp_path / "bad.jsonl").write_text('{"problem": {"id": "x", "question": "C 1 2"}}\n')
+    bad = CliRunner().invoke(app, [*args[:-4], "--solutions", str(tmp_path / "bad.jsonl"), "--out", str(tmp_path / "b")])
+    assert bad.exit_code == 1 and "bad.jsonl:1: not a LabelledSolution record" in " ".join(bad.output.split())
+
+
+def test_units_from_records_groups_by_problem_and_rejects_id_clashes():
+    from prmkit.annotate import units_from_records
+    from prmkit.types import LabelledSolution, Problem, Solution
+
+    a, b = Problem("a", "C 1 2", "3"), Problem("b", "C 2 2", "4")
+    records = [LabelledSolution(p, Solution(p.id, [s])) for p, s in ((a, "x"), (b, "y"), (a, "z"))]
+    units = units_from_records(records)
+    assert [(u.problem.id, [s.steps for s in u.solutions]) for u in units] == [("a", [["x"], ["z"]]), ("b", [["y"]])]
+    clash = LabelledSolution(Problem("a", "C 9 9", "18"), Solution("a", ["w"]))
+    with pytest.raises(ValueError, match="record 1: problem id 'a' was seen before"):
+        units_from_records([records[0], clash])

@@ -16,7 +16,7 @@ from __future__ import annotations
 from typing import Any
 
 from prmkit._registry import Registry
-from prmkit.annotate._base import AnnotationUnit, Annotator, RolloutConfig, hard_labels
+from prmkit.annotate._base import AnnotationUnit, Annotator, RolloutConfig, hard_labels, units_from_records
 from prmkit.annotate.metrics import Agreement, agreement
 from prmkit.annotate.run import AnnotationRun, run_sharded
 from prmkit.annotate.sample import SamplerConfig, SolutionSampler
@@ -28,6 +28,7 @@ __all__ = [
     "Annotator",
     "RolloutConfig",
     "hard_labels",
+    "units_from_records",
     "MCAnnotator",
     "MCConfig",
     "OmegaPRMAnnotator",

@@ -13,7 +13,7 @@ from prmkit.generation import Generator
 from prmkit.tasks import Task
 from prmkit.types import LabelledSolution, Problem, Solution, StepLabels
 
-__all__ = ["AnnotationUnit", "RolloutConfig", "Annotator", "hard_labels"]
+__all__ = ["AnnotationUnit", "RolloutConfig", "Annotator", "hard_labels", "units_from_records"]
 
 
 @dataclass
@@ -28,6 +28,27 @@ class AnnotationUnit:
 
     problem: Problem
     solutions: list[Solution] | None = None
+
+
+def units_from_records(records: Sequence[LabelledSolution]) -> list[AnnotationUnit]:
+    """Group solutions by problem (first-seen order) into units, e.g. records read from JSONL.
+
+    Raises:
+        ValueError: two records share a problem id but not the problem (names the id).
+    """
+    units: dict[str, AnnotationUnit] = {}
+    for index, record in enumerate(records):
+        unit = units.get(record.problem.id)
+        if unit is None:
+            units[record.problem.id] = AnnotationUnit(record.problem, [record.solution])
+        elif unit.problem != record.problem:
+            raise ValueError(
+                f"record {index}: problem id {record.problem.id!r} was seen before with a different question or "
+                "answer; give every distinct problem its own id"
+            )
+        else:
+            unit.solutions.append(record.solution)  # type: ignore[union-attr]
+    return list(units.values())
 
 
 @dataclass

@@ -37,6 +37,10 @@ Seed = Annotated[int, typer.Option(help="Base seed (rollouts and solution sampli
 BatchSize = Annotated[int, typer.Option(help="Prompts per Generator.complete call.")]
 TaskOption = Annotated[list[str], typer.Option(help="Task constructor option as key=value; repeatable.")]
 GeneratorOption = Annotated[list[str], typer.Option(help="Generator option as key=value (e.g. device=cuda); repeatable.")]
+Solutions = Annotated[
+    Path | None,
+    typer.Option(help="JSONL of LabelledSolution records to label instead of sampling (--problems caps the problems)."),
+]
 
 
 @app.callback()
@@ -62,12 +66,13 @@ def mc(
     batch_size: BatchSize = 64,
     task_option: TaskOption = [],  # noqa: B006
     generator_option: GeneratorOption = [],  # noqa: B006
+    solutions: Solutions = None,
 ) -> None:
     """Math-Shepherd Monte Carlo labels: n rollouts from every step prefix of sampled solutions."""
     from prmkit.annotate.mc import MCConfig
 
     config = _config(MCConfig, n=n, labels=labels, max_new_tokens=max_new_tokens, temperature=temperature, seed=seed, batch_size=batch_size)
-    _run("mc", config, task, task_option, policy, generator, generator_option, problems, split, samples, out, shard_size)
+    _run("mc", config, task, task_option, policy, generator, generator_option, problems, split, samples, out, shard_size, solutions)
 
 
 @app.command("omegaprm")
@@ -93,6 +98,7 @@ def omegaprm(
     batch_size: BatchSize = 64,
     task_option: TaskOption = [],  # noqa: B006
     generator_option: GeneratorOption = [],  # noqa: B006
+    solutions: Solutions = None,
 ) -> None:
     """OmegaPRM: binary search for each first error, choosing rollouts by Q + U (Luo et al. 2024)."""
     from prmkit.annotate.omegaprm import OmegaPRMConfig
@@ -101,7 +107,7 @@ def omegaprm(
         OmegaPRMConfig, n=n, mode=mode, budget=budget, alpha=alpha, beta=beta, length_scale=length_scale, c_puct=c_puct,
         max_new_tokens=max_new_tokens, temperature=temperature, seed=seed, batch_size=batch_size,
     )  # fmt: skip
-    _run("omegaprm", config, task, task_option, policy, generator, generator_option, problems, split, samples, out, shard_size)
+    _run("omegaprm", config, task, task_option, policy, generator, generator_option, problems, split, samples, out, shard_size, solutions)
 
 
 def _config(kind: type, **fields: Any) -> Any:
@@ -109,6 +115,23 @@ def _config(kind: type, **fields: Any) -> Any:
         return kind(**fields)
     except ValueError as err:
         fail(str(err))
+
+
+def _read_units(path: Path) -> list[Any]:
+    """Units from a JSONL of ``LabelledSolution.to_dict()`` records (errors name the line)."""
+    from prmkit.annotate import units_from_records
+    from prmkit.io._jsonl import FormatError, read_jsonl
+    from prmkit.types import LabelledSolution
+
+    records = []
+    for line, data in read_jsonl(path):
+        try:
+            records.append(LabelledSolution.from_dict(data))
+        except (KeyError, TypeError, ValueError) as err:
+            raise FormatError(f"{path}:{line}: not a LabelledSolution record (problem, solution, labels): {err}") from None
+    if not records:
+        raise FormatError(f"{path}: no records; expected one LabelledSolution per line")
+    return units_from_records(records)
 
 
 def _policy_path(policy: str) -> str:
@@ -132,6 +155,7 @@ def _run(
     samples: int,
     out: Path,
     shard_size: int,
+    solutions: Path | None,
 ) -> None:
     """Config -> setup (task, problems, policy) -> sharded run -> where the outputs went."""
     from prmkit._registry import UnknownNameError
@@ -143,21 +167,21 @@ def _run(
         fail(f"--problems, --samples and --shard-size must be >= 1, got {problems}, {samples}, {shard_size}")
     try:
         task = load_task(task_name, **parse_options(task_option))
-        chosen = task.problems(split)[:problems]
+        units = _read_units(solutions)[:problems] if solutions else [AnnotationUnit(p) for p in task.problems(split)[:problems]]
         generator = load_generator(generator_name, model=_policy_path(policy), **parse_options(generator_option))
         annotator = ANNOTATORS.get(name)(generator, task, config)
         sampler = None
-        if annotator.needs_solutions:
+        if annotator.needs_solutions and not solutions:
             sampler = SolutionSampler(
                 generator, task, samples=samples, max_new_tokens=config.max_new_tokens,
                 temperature=config.temperature, seed=config.seed, batch_size=config.batch_size,
             )  # fmt: skip
-        console.print(f"[bold]{name}[/bold]: labelling {len(chosen)} {task_name} {split} problems into {out}", soft_wrap=True)
+        source = f"solutions of {solutions}" if solutions else f"{split} problems"
+        console.print(f"[bold]{name}[/bold]: labelling {len(units)} {task_name} {source} into {out}", soft_wrap=True)
         job = {
             "task": task_name, "task_options": parse_options(task_option), "split": split,
-            "policy": policy, "generator": generator_name,
+            "policy": policy, "generator": generator_name, "solutions": str(solutions) if solutions else None,
         }  # fmt: skip
-        units = [AnnotationUnit(p) for p in chosen]
         run = run_sharded(annotator, units, out, shard_size=shard_size, sampler=sampler, job=job)
     except (UnknownNameError, ValueError, FileNotFoundError, OSError) as err:
         fail(str(err))

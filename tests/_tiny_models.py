@@ -56,7 +56,19 @@ __all__ = [
     "build_token_cls",
     "build_orm",
     "build_causal_lm",
+    "FAMILY_TOKENIZER",
+    "tokenizer",
 ]
+
+FAMILY_TOKENIZER = {  # which shared tokenizer each family's tiny checkpoint carries
+    "math-shepherd": "mistral",
+    "qwen2.5-math-prm": "qwen",
+    "rlhflow": "llama3",
+    "skywork": "qwen-bos",
+    "token-cls": "qwen",
+    "orm": "qwen",
+    "implicit": "qwen",
+}
 
 
 def have_tokenizers() -> bool:
@@ -164,6 +176,24 @@ def llama3_tokenizer_dir() -> str:
     out = _scratch() / "llama3"
     tok.save_pretrained(str(out))
     return str(out)
+
+
+@functools.cache
+def tokenizer(kind: str) -> Any:
+    """A loaded tokenizer (``"mistral"``, ``"qwen"``, ``"qwen-bos"``, ``"llama3"``), loaded once per process.
+
+    Loading the 151k-token Qwen BPE takes seconds on a busy machine; tests pass these objects as
+    ``load_scorer(..., tokenizer=...)`` instead of reloading from every checkpoint directory.
+    """
+    from transformers import AutoTokenizer
+
+    directory = {
+        "mistral": mistral_tokenizer_dir,
+        "qwen": qwen_prm_tokenizer_dir,
+        "qwen-bos": lambda: qwen_prm_tokenizer_dir("<|endoftext|>"),
+        "llama3": llama3_tokenizer_dir,
+    }[kind]()
+    return AutoTokenizer.from_pretrained(directory)
 
 
 def tiny_config(arch: str, vocab_size: int, hidden: int = 32, layers: int = 2, **extra: Any) -> Any:

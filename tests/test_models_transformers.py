@@ -1,0 +1,299 @@
+"""The transformers backend against plain, unbatched re-implementations of each model card's recipe.
+
+Every reference below runs the full model on one item at a time, exactly as the model card / official
+script does (full LM head, full classifier, per-step conversations for RLHFlow), and prmkit must match
+it to 1e-5 while batching several items of different lengths.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from prmkit.models import load_scorer
+from tests._tiny_models import (
+    FAMILY_TOKENIZER,
+    build_causal_lm,
+    build_math_shepherd,
+    build_orm,
+    build_qwen_math_prm,
+    build_rlhflow,
+    build_skywork,
+    build_token_cls,
+    have_tokenizers,
+    tokenizer,
+)
+
+torch = pytest.importorskip("torch")
+transformers = pytest.importorskip("transformers")
+pytestmark = pytest.mark.skipif(not have_tokenizers(), reason="shared tokenizer files not present")
+
+ITEMS = [
+    ("Janet has 3 apples and buys 2 more. How many?", ["Step 1: 3+2=5", "Step 2: The answer is 5"]),
+    ("What is 12*3?", ["12*3 = 36.", "Check: 36/3 = 12, so it holds.", "So 12*3 is 36.", "The answer is 36."]),
+    ("1+1?", ["2"]),
+    ("A train goes 60 km/h for 2.5 hours; how far does it go in total, in kilometres?", ["60*2.5 = 150", "150 km"]),
+]
+
+
+@pytest.fixture(scope="module")
+def ckpt(tmp_path_factory):
+    built: dict[str, str] = {}
+
+    def get(kind: str) -> str:
+        if kind not in built:
+            builder = {
+                "math-shepherd": build_math_shepherd,
+                "qwen2.5-math-prm": build_qwen_math_prm,
+                "rlhflow": build_rlhflow,
+                "skywork": build_skywork,
+                "token-cls": build_token_cls,
+                "orm": build_orm,
+                "orm2": lambda out: build_orm(out, num_labels=2),
+                "causal": build_causal_lm,
+            }[kind]
+            built[kind] = builder(tmp_path_factory.mktemp(kind))
+        return built[kind]
+
+    return get
+
+
+def _load(family: str, path: str, **options):
+    """load_scorer with the process-wide cached tokenizer (loading the Qwen BPE takes seconds)."""
+    return load_scorer(family, path=path, tokenizer=tokenizer(FAMILY_TOKENIZER[family]), **options)
+
+
+def _assert_close(got, want, tol=1e-5):
+    assert len(got) == len(want)
+    for g, w in zip(got, want):
+        assert len(g) == len(w)
+        for a, b in zip(g, w):
+            if b is None:
+                assert a is None
+            else:
+                assert a == pytest.approx(b, abs=tol)
+
+
+def _spread(scores):
+    flat = [s for row in scores for s in row if s is not None]
+    return max(flat) - min(flat)
+
+
+# ---------------------------------------------------------------- references (model-card recipes)
+def _ref_math_shepherd(path, items):
+    tok = tokenizer(FAMILY_TOKENIZER['math-shepherd'])
+    model = transformers.AutoModelForCausalLM.from_pretrained(path).eval()
+    candidate_tokens = tok.encode("+ -")[1:]
+    step_tag_id = tok.encode("ки")[-1]
+    out = []
+    for question, steps in items:
+        output = "\n".join(f"{s} ки" for s in steps)
+        input_id = torch.tensor([tok.encode(f"{question} {output}")])
+        with torch.no_grad():
+            logits = model(input_id).logits[:, :, candidate_tokens]
+            scores = logits.softmax(dim=-1)[:, :, 0]
+            out.append(scores[input_id == step_tag_id].tolist())
+    return out
+
+
+def _ref_qwen(path, items):
+    from prmkit.models.heads import Qwen2ForProcessRewardModel
+
+    tok = tokenizer(FAMILY_TOKENIZER['qwen2.5-math-prm'])
+    model = Qwen2ForProcessRewardModel.from_pretrained(path).eval()
+    out = []
+    for question, steps in items:
+        messages = [
+            {"role": "system", "content": "Please reason step by step, and put your final answer within \\boxed{}."},
+            {"role": "user", "content": question},
+            {"role": "assistant", "content": "<extra_0>".join(steps) + "<extra_0>"},
+        ]
+        text = tok.apply_chat_template(messages, tokenize=False, add_generation_prompt=False)
+        input_ids = torch.tensor([tok.encode(text)])
+        with torch.no_grad():
+            logits = model(input_ids=input_ids).logits
+        token_masks = input_ids == tok.encode("<extra_0>")[0]
+        probabilities = logits.softmax(dim=-1) * token_masks.unsqueeze(-1)  # make_step_rewards
+        sample = probabilities[0]
+        out.append(sample[sample != 0].view(-1, 2)[:, 1].tolist())
+    return out
+
+
+def _ref_rlhflow(path, items):
+    tok = tokenizer(FAMILY_TOKENIZER['rlhflow'])
+    model = transformers.AutoModelForCausalLM.from_pretrained(path).eval()
+    candidate_tokens = [tok.encode("+")[-1], tok.encode("-")[-1]]
+    out = []
+    for question, steps in items:
+        conversation, scores = [], []
+        for k, step in enumerate(steps):  # one forward pass per step, as in RLHFlow math-rm
+            conversation.append({"role": "user", "content": question + " " + step if k == 0 else step})
+            conversation.append({"role": "assistant", "content": "+"})
+            rendered = tok.apply_chat_template(conversation, tokenize=True)
+            ids = rendered["input_ids"] if hasattr(rendered, "keys") else rendered
+            with torch.no_grad():
+                logits = model(torch.tensor([ids])).logits[:, -3, candidate_tokens]
+            scores.append(logits.softmax(dim=-1)[:, 0].item())
+        out.append(scores)
+    return out
+
+
+def _ref_skywork(path, items):
+    from safetensors.torch import load_file
+
+    tok = tokenizer(FAMILY_TOKENIZER['skywork'])
+    model = transformers.AutoModelForCausalLM.from_pretrained(path).eval()
+    tensors = load_file(f"{path}/model.safetensors")
+    w, b = tensors["v_head.summary.weight"], tensors["v_head.summary.bias"]
+    out = []
+    for problem, steps in items:
+        ids = tok.encode(tok.bos_token + problem + "\n")
+        flags = [0] * len(ids)
+        for step in steps:  # prepare_input: each step + the "\n" step token, flag on the last id
+            step_ids = tok.encode(step) + [tok.encode("\n")[-1]]
+            ids += step_ids
+            flags += [0] * (len(step_ids) - 1) + [1]
+        with torch.no_grad():
+            hidden = model(torch.tensor([ids]), output_hidden_states=True).hidden_states[-1][0]
+        rewards = torch.sigmoid(hidden @ w.T + b)[:, 0]
+        out.append([rewards[i].item() for i, f in enumerate(flags) if f])
+    return out
+
+
+def _ref_token_cls(path, items, separator="\n"):
+    from prmkit.models.formats.token_cls import encode_token_cls
+
+    tok = tokenizer(FAMILY_TOKENIZER['token-cls'])
+    model = transformers.AutoModelForTokenClassification.from_pretrained(path).eval()
+    out = []
+    for question, steps in items:
+        item = encode_token_cls(tok, question, steps, separator)
+        with torch.no_grad():
+            logits = model(torch.tensor([item.input_ids])).logits[0]
+        out.append(logits.softmax(-1)[item.step_positions, 1].tolist())
+    return out
+
+
+def _ref_orm(path, items):
+    from prmkit.models.formats.token_cls import encode_token_cls
+
+    tok = tokenizer(FAMILY_TOKENIZER['orm'])
+    model = transformers.AutoModelForSequenceClassification.from_pretrained(path).eval()
+    out = []
+    for question, steps in items:
+        ids = encode_token_cls(tok, question, steps).input_ids
+        with torch.no_grad():
+            logits = model(torch.tensor([ids])).logits[0]
+        value = logits[0].sigmoid().item() if logits.numel() == 1 else logits.softmax(-1)[1].item()
+        out.append([None] * (len(steps) - 1) + [value])
+    return out
+
+
+# ---------------------------------------------------------------- golden comparisons
+@pytest.mark.parametrize(
+    "family, reference",
+    [
+        ("math-shepherd", _ref_math_shepherd),
+        ("qwen2.5-math-prm", _ref_qwen),
+        ("rlhflow", _ref_rlhflow),
+        ("skywork", _ref_skywork),
+        ("token-cls", _ref_token_cls),
+        ("orm", _ref_orm),
+    ],
+)
+def test_scores_equal_model_card_reference(ckpt, family, reference):
+    path = ckpt(family)
+    scorer = _load(family, path, max_batch_tokens=160)  # small budget: several batches
+    got = scorer.score(ITEMS)
+    want = reference(path, ITEMS)
+    _assert_close(got, want)
+    assert _spread(want) > 0.05 or family == "orm"  # random weights spread the scores: not a vacuous match
+
+
+def test_orm_two_labels_uses_softmax(ckpt):
+    path = ckpt("orm2")
+    _assert_close(load_scorer("orm", path=path).score(ITEMS), _ref_orm(path, ITEMS))  # tokenizer from path
+
+
+def test_token_cls_reads_checkpoint_separator(ckpt, tmp_path):
+    path = build_token_cls(tmp_path / "sep", step_separator="\n\n")
+    got = _load("token-cls", path).score(ITEMS[:2])
+    _assert_close(got, _ref_token_cls(path, ITEMS[:2], separator="\n\n"))
+    default = _ref_token_cls(path, ITEMS[:2], separator="\n")
+    assert any(abs(a - b) > 1e-4 for g, d in zip(got, default) for a, b in zip(g, d))
+
+
+def test_results_in_input_order_and_empty_items(ckpt):
+    scorer = _load("qwen2.5-math-prm", ckpt("qwen2.5-math-prm"), max_batch_tokens=64)
+    forward = scorer.score(ITEMS)
+    backward = scorer.score([("Q", [])] + ITEMS[::-1])
+    assert backward[0] == []
+    _assert_close(backward[1:], forward[::-1])
+    assert scorer.score([]) == []
+
+
+# ---------------------------------------------------------------- load-time errors
+def test_token_cls_on_causal_lm_checkpoint_is_rejected(ckpt):
+    with pytest.raises(ValueError, match="no trained token_cls head"):
+        _load("token-cls", ckpt("causal"))
+
+
+def test_qwen_prm_on_causal_lm_checkpoint_is_rejected(ckpt):
+    with pytest.raises(ValueError, match="no 2-class PRM head"):
+        _load("qwen2.5-math-prm", ckpt("causal"))
+
+
+def test_skywork_without_value_head_is_rejected(ckpt):
+    with pytest.raises(ValueError, match="no value head"):
+        _load("skywork", ckpt("causal"))
+
+
+def test_qwen_prm_with_stock_tokenizer_is_rejected(ckpt, tmp_path):
+    import shutil
+
+    for name in ("vocab.json", "merges.txt", "tokenizer_config.json"):
+        shutil.copy(f"/work/shared/data/tokenizers/qwen2.5/{name}", tmp_path / name)
+    with pytest.raises(ValueError, match="<extra_0>"):
+        load_scorer("qwen2.5-math-prm", path=ckpt("qwen2.5-math-prm"), tokenizer=str(tmp_path))
+
+
+def test_rlhflow_tokenizer_without_chat_template_is_rejected(ckpt):
+    import copy
+
+    tok = copy.deepcopy(tokenizer("llama3"))
+    tok.chat_template = None
+    with pytest.raises(ValueError, match="chat template"):
+        load_scorer("rlhflow", path=ckpt("rlhflow"), tokenizer=tok)
+
+
+def test_bad_options_are_rejected(ckpt):
+    with pytest.raises(ValueError, match="truncation"):
+        _load("token-cls", ckpt("token-cls"), truncation="cut")
+    with pytest.raises(ValueError, match="dtype"):
+        _load("token-cls", ckpt("token-cls"), dtype="float8")
+
+
+# ---------------------------------------------------------------- truncation
+def test_truncation_error_names_item_and_length(ckpt):
+    scorer = _load("token-cls", ckpt("token-cls"), max_length=20)
+    with pytest.raises(ValueError, match=r"item 1 is \d+ tokens long, over max_length=20"):
+        scorer.score([ITEMS[2], ITEMS[1]])
+
+
+def test_keep_last_steps_drops_oldest_and_matches_rescoring(ckpt):
+    path = ckpt("token-cls")
+    question, steps = ITEMS[1]
+    full = _load("token-cls", path).encode(question, steps)
+    scorer = _load("token-cls", path, max_length=len(full.input_ids) - 1, truncation="keep_last_steps")
+    got = scorer.score([(question, steps)])[0]
+    assert got[0] is None and all(v is not None for v in got[1:])
+    _assert_close([got[1:]], _ref_token_cls(path, [(question, steps[1:])]))
+    with pytest.raises(ValueError, match="even its last step alone"):
+        _load("token-cls", path, max_length=5, truncation="keep_last_steps").score([ITEMS[0]])
+
+
+def test_progress_bar_path_runs_on_many_items(ckpt):
+    scorer = _load("token-cls", ckpt("token-cls"), max_batch_tokens=4096)
+    items = [ITEMS[i % len(ITEMS)] for i in range(70)]  # > 64 items: the bar is shown
+    got = scorer.score(items)
+    _assert_close(got[64:68], got[:4])  # same items, different batches
+    assert [len(r) for r in got] == [len(s) for _, s in items]

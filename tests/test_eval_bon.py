@@ -141,3 +141,22 @@ def test_real_gsm8k_model_solutions_as_bon_data():
     for k in ("1", "2", "4"):  # all scores tie -> best-of-k is a uniform pick -> expected accuracy = pass@1
         assert result["best_of_k"]["min"][k] == pytest.approx(mean_correct)
     assert result["majority@k"]["1"] == pytest.approx(mean_correct)
+
+
+def test_reads_what_search_writes(tmp_path):
+    """The search stage's SearchResult.to_dict() lines (with extra fields) are valid best-of-N input."""
+    from prmkit.search import Candidate, SearchResult
+
+    candidates = [
+        Candidate(steps=["a", "b"], scores=[0.9, 0.8], num_tokens=10, answer="3", correct=True),
+        Candidate(steps=["c"], scores=[0.4], num_tokens=6, answer="4", correct=False),
+    ]
+    line = SearchResult(problem_id="p", method="best_of_n", candidates=candidates, chosen=0, budget={}).to_dict()
+    path = tmp_path / "search.jsonl"
+    write_bon(path, [line])
+    result = evaluate(read_bon(path), aggregations=["min"])
+    assert result["best_of_k"]["min"]["2"] == 100.0 and result["tokens@k"]["2"] == 16.0
+    line["candidates"][1]["correct"] = None  # ungraded candidates cannot be evaluated
+    write_bon(path, [line])
+    with pytest.raises(FormatError, match=r"candidates\[1\].*'correct'"):
+        read_bon(path)

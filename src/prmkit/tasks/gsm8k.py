@@ -1,0 +1,100 @@
+"""The GSM8K task over local files: grade-school word problems with gold final answers.
+
+Why it exists: search, annotation and evaluation run on real problems through the same
+:class:`~prmkit.tasks.Task` protocol as the synthetic arith task. GSM8K has no exact step checker,
+so :meth:`GSM8KTask.first_error` returns ``None`` (unknown); final answers are extracted and graded
+by :mod:`prmkit.answers` (math-verify).
+
+Files are read from a directory holding ``<split>.jsonl`` in the official schema
+(``question``, ``answer`` ending with ``#### N``; see :mod:`prmkit.io.gsm8k`), e.g. a copy of
+github.com/openai/grade-school-math ``grade_school_math/data``. Nothing is downloaded.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from prmkit.types import Problem
+
+__all__ = ["GSM8KTask", "DEFAULT_PROMPT"]
+
+#: The default prompt: the question, then the solution one step per line, ending "The answer is N."
+DEFAULT_PROMPT = (
+    "Solve the problem step by step, one step per line, and end with 'The answer is N.'\n"
+    "Question: {question}\nAnswer:\n"
+)
+
+
+class GSM8KTask:
+    """GSM8K problems from local JSONL files; implements :class:`prmkit.tasks.Task`.
+
+    Args:
+        data_dir: directory with ``train.jsonl`` / ``test.jsonl`` (any ``<split>.jsonl`` works).
+        prompt_template: format string with a ``{question}`` field; should end with the
+            separator so the solution starts on a new line.
+        limit: keep only the first ``limit`` problems of each split (``None`` = all).
+
+    Raises:
+        FileNotFoundError: (from :meth:`problems`) ``<data_dir>/<split>.jsonl`` does not exist.
+
+    Example:
+        >>> task = GSM8KTask("../shared/data/gsm8k", limit=2)                  # doctest: +SKIP
+        >>> p = task.problems("test")[0]; p.answer                              # doctest: +SKIP
+        '18'
+    """
+
+    name = "gsm8k"
+    step_separator = "\n"
+
+    def __init__(
+        self, data_dir: str | os.PathLike[str], prompt_template: str = DEFAULT_PROMPT, limit: int | None = None
+    ) -> None:
+        if "{question}" not in prompt_template:
+            raise ValueError(f"GSM8KTask: prompt_template must contain '{{question}}', got {prompt_template!r}")
+        if limit is not None and limit < 1:
+            raise ValueError(f"GSM8KTask: limit must be >= 1 or None, got {limit}")
+        self.data_dir, self.prompt_template, self.limit = Path(data_dir), prompt_template, limit
+        self._cache: dict[str, list[Problem]] = {}
+
+    def problems(self, split: str) -> list[Problem]:
+        """The problems of ``<data_dir>/<split>.jsonl`` (ids ``gsm8k-<split>-<index>``)."""
+        if split not in self._cache:
+            from prmkit.io.gsm8k import read
+
+            path = self.data_dir / f"{split}.jsonl"
+            if not path.is_file():
+                available = sorted(p.stem for p in self.data_dir.glob("*.jsonl")) if self.data_dir.is_dir() else []
+                raise FileNotFoundError(
+                    f"GSM8KTask: no file {path} for split {split!r}; splits found in {self.data_dir}: {available}"
+                )
+            problems = []
+            for record in read(path, id_prefix=f"gsm8k-{split}"):
+                problems.append(record.problem)
+                if self.limit is not None and len(problems) >= self.limit:
+                    break
+            self._cache[split] = problems
+        return list(self._cache[split])
+
+    def prompt(self, problem: Problem) -> str:
+        return self.prompt_template.format(question=problem.question)
+
+    def split_steps(self, text: str) -> list[str]:
+        """One step per non-blank line, stripped."""
+        return [line.strip() for line in text.split(self.step_separator) if line.strip()]
+
+    def extract_answer(self, text: str) -> str | None:
+        """The final answer (``#### N``, ``The answer is N``, ``\\boxed{N}``, ...) via :mod:`prmkit.answers`."""
+        from prmkit.answers import extract_answer
+
+        return extract_answer(text)
+
+    def is_correct(self, answer: str | None, problem: Problem) -> bool:
+        """Whether ``answer`` equals the gold answer (math-verify, so ``1,000`` == ``1000``)."""
+        from prmkit.answers import grade
+
+        return grade(answer, problem.answer)
+
+    def first_error(self, problem: Problem, steps: list[str]) -> int | None:
+        """GSM8K has no exact step checker: always ``None`` (unknown)."""
+        return None

@@ -26,6 +26,7 @@ __all__ = [
     "discounted_returns",
     "whiten",
     "to_tokens",
+    "pure_token_rewards",
     "pure_advantages",
     "prime_advantages",
 ]
@@ -150,6 +151,43 @@ def _eos_mask(response_mask: torch.Tensor) -> torch.Tensor:
     return eos
 
 
+def pure_token_rewards(
+    token_rewards: torch.Tensor,
+    step_end_mask: torch.Tensor,
+    response_mask: torch.Tensor,
+    groups: Groups,
+    *,
+    verifiable: torch.Tensor | None = None,
+    verifiable_coef: float = 1.0,
+) -> torch.Tensor:
+    """PURE's baselined token rewards (before returns); see :func:`pure_advantages` for the formula.
+
+    Returns:
+        ``[batch, L]`` rewards: ``r_k - b_i * n_k`` on step ends, plus the verifiable RLOO term at EOS.
+    """
+    valid = response_mask.bool()
+    ends = (step_end_mask.bool() | _eos_mask(valid)) & valid
+    rewards = token_rewards * valid
+    totals = rewards.sum(dim=1)
+    lengths = valid.sum(dim=1).to(rewards.dtype)
+    per_token = torch.empty_like(totals)
+    for idx in group_members(groups, rewards.shape[0]):
+        if len(idx) < 2:
+            raise ValueError(f"PURE's leave-one-out baseline needs >= 2 responses per group; group {idx} has 1")
+        members = torch.tensor(idx)
+        per_token[members] = (totals[members].sum() - totals[members]) / (lengths[members].sum() - lengths[members])
+    positions = torch.arange(rewards.shape[1]).expand_as(rewards)
+    # n_k = e_k - e_{k-1}: distance from the previous step end (or from -1 for the first step)
+    previous_end = torch.where(ends, positions, torch.full_like(positions, -1)).cummax(dim=1).values
+    previous_end = torch.cat([torch.full_like(previous_end[:, :1], -1), previous_end[:, :-1]], dim=1)
+    step_tokens = (positions - previous_end).to(rewards.dtype) * ends
+    shaped = rewards - per_token[:, None] * step_tokens
+    if verifiable is not None:
+        outcome = rloo(verifiable.to(rewards.dtype), groups) * verifiable_coef
+        shaped = shaped + outcome[:, None] * _eos_mask(valid)
+    return shaped * valid
+
+
 def pure_advantages(
     token_rewards: torch.Tensor,
     step_end_mask: torch.Tensor,
@@ -186,27 +224,10 @@ def pure_advantages(
     Returns:
         ``(advantages, returns)``, both ``[batch, L]``, zero on padding.
     """
-    valid = response_mask.bool()
-    ends = (step_end_mask.bool() | _eos_mask(valid)) & valid
-    rewards = token_rewards * valid
-    totals = rewards.sum(dim=1)
-    lengths = valid.sum(dim=1).to(rewards.dtype)
-    per_token = torch.empty_like(totals)
-    for idx in group_members(groups, rewards.shape[0]):
-        if len(idx) < 2:
-            raise ValueError(f"PURE's leave-one-out baseline needs >= 2 responses per group; group {idx} has 1")
-        members = torch.tensor(idx)
-        per_token[members] = (totals[members].sum() - totals[members]) / (lengths[members].sum() - lengths[members])
-    positions = torch.arange(rewards.shape[1]).expand_as(rewards)
-    # n_k = e_k - e_{k-1}: distance from the previous step end (or from -1 for the first step)
-    previous_end = torch.where(ends, positions, torch.full_like(positions, -1)).cummax(dim=1).values
-    previous_end = torch.cat([torch.full_like(previous_end[:, :1], -1), previous_end[:, :-1]], dim=1)
-    step_tokens = (positions - previous_end).to(rewards.dtype) * ends
-    shaped = rewards - per_token[:, None] * step_tokens
-    if verifiable is not None:
-        outcome = rloo(verifiable.to(rewards.dtype), groups) * verifiable_coef
-        shaped = shaped + outcome[:, None] * _eos_mask(valid)
-    returns = discounted_returns(shaped, valid, gamma=1.0)
+    shaped = pure_token_rewards(
+        token_rewards, step_end_mask, response_mask, groups, verifiable=verifiable, verifiable_coef=verifiable_coef
+    )
+    returns = discounted_returns(shaped, response_mask.bool(), gamma=1.0)
     return returns.clone(), returns
 
 

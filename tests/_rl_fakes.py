@@ -20,6 +20,15 @@ class PieceTokenizer:
     def batch_decode(self, batch):
         return [self.decode(ids) for ids in batch]
 
+    def encode(self, text):
+        """Greedy longest-piece tokenization."""
+        ids, rest = [], text
+        while rest:
+            best = max((i for i, p in enumerate(self.pieces) if rest.startswith(p)), key=lambda i: len(self.pieces[i]))
+            ids.append(best)
+            rest = rest[len(self.pieces[best]) :]
+        return ids
+
 
 class KeywordScorer:
     """P(correct) = 0.1 for a step containing 'oops', else 0.9; records every batch."""

@@ -9,31 +9,9 @@ import torch
 from prmkit.rl.rewards import add_at_eos, place_on_tokens, step_rewards_from_scores
 from prmkit.rl.steps import separator_token_ids, split_text, split_tokens
 
+from ._rl_fakes import PieceTokenizer
+
 QWEN = Path(os.environ.get("PRMKIT_TOKENIZERS", "/work/shared/data/tokenizers")) / "qwen2.5"
-
-
-class PieceTokenizer:
-    """A tokenizer over a fixed list of text pieces: enough of the HF interface for step splitting."""
-
-    def __init__(self, pieces):
-        self.pieces = pieces
-
-    def __len__(self):
-        return len(self.pieces)
-
-    def decode(self, ids, skip_special_tokens=False):
-        return "".join(self.pieces[i] for i in ids)
-
-    def batch_decode(self, batch):
-        return [self.decode(ids) for ids in batch]
-
-    def encode(self, text):
-        ids, rest = [], text
-        while rest:
-            best = max((i for i, p in enumerate(self.pieces) if rest.startswith(p)), key=lambda i: len(self.pieces[i]))
-            ids.append(best)
-            rest = rest[len(self.pieces[best]) :]
-        return ids
 
 
 PIECES = ["2+3=5", ".\n\n", "\n\n", "\n", "5*2=10", "The answer is 10", " ", "x"]

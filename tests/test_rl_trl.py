@@ -7,16 +7,7 @@ import pytest
 from prmkit.rl.trl import message_text, prm_reward, stepwise_rows
 from prmkit.types import LabelledSolution, Problem, Solution, StepLabels
 
-
-class KeywordScorer:
-    """P(correct) = 0.1 for a step containing 'oops', else 0.9; records every batch it gets."""
-
-    def __init__(self):
-        self.batches = []
-
-    def score(self, items):
-        self.batches.append(list(items))
-        return [[0.1 if "oops" in step else 0.9 for step in steps] for _, steps in items]
+from ._rl_fakes import KeywordScorer
 
 
 def test_signature_matches_grpo_reward_functions():

@@ -6,9 +6,10 @@ from pathlib import Path
 import pytest
 
 from prmkit.answers import extract_answer, grade, normalize_answer
+from tests._data import needs_shared, shared
 
-GSM8K_SOLUTIONS = Path("/work/shared/data/gsm8k/example_model_solutions.jsonl")
-needs_gsm8k = pytest.mark.skipif(not GSM8K_SOLUTIONS.exists(), reason="shared GSM8K data not present")
+GSM8K_SOLUTIONS = shared("gsm8k", "example_model_solutions.jsonl")
+needs_gsm8k = needs_shared("gsm8k", "example_model_solutions.jsonl")
 
 
 @pytest.mark.parametrize(

@@ -8,10 +8,11 @@ from prmkit._registry import UnknownNameError
 from prmkit.cli import app
 from prmkit.io._jsonl import FormatError
 from prmkit.io.convert import FORMATS, ConversionError, convert, get_format, read_records, write_records
+from tests._data import SHARED_DATA, needs_shared
 
 FIXTURES = Path(__file__).parent / "fixtures" / "io"
-DATA = Path("/work/shared/data")
-needs_data = pytest.mark.skipif(not (DATA / "processbench").exists(), reason="shared data not present")
+DATA = SHARED_DATA
+needs_data = needs_shared("processbench")
 
 
 def _rows(path: Path) -> list[dict]:

@@ -1,11 +1,13 @@
 import itertools
 import json
+import os
 
 import pytest
 
 from prmkit.evaluate.bon import bon_record, default_ks, evaluate, pass_at_k, read_bon, write_bon
 from prmkit.io._jsonl import FormatError
 from prmkit.types import Problem, Solution
+from tests._data import shared
 
 
 def _cand(answer, correct, scores, tokens=None):
@@ -119,9 +121,9 @@ def test_real_gsm8k_model_solutions_as_bon_data():
     """4 real graded solutions per GSM8K test problem; constant PRM scores make best-of-k a random pick."""
     from pathlib import Path
 
-    path = Path("/work/shared/data/gsm8k/example_model_solutions.jsonl")
-    if not path.exists():
-        pytest.skip("shared data not present")
+    path = shared("gsm8k", "example_model_solutions.jsonl")
+    if not path.exists() and not os.environ.get("CI"):
+        pytest.skip(f"shared data {path} not present")
     records = []
     for i, line in enumerate(path.read_text().splitlines()[:200]):
         raw = json.loads(line)

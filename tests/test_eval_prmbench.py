@@ -1,5 +1,6 @@
 import json
 import math
+import os
 from pathlib import Path
 
 import pytest
@@ -7,6 +8,7 @@ import pytest
 from prmkit.evaluate.prmbench import confusion, evaluate, evaluate_scorer
 from prmkit.io.prmbench import read_prmbench
 from prmkit.models import load_scorer
+from tests._data import shared
 
 
 def _raw(idx, classification, n, error_steps):
@@ -78,9 +80,9 @@ def test_missing_and_mis_sized_scores_name_the_record():
 
 
 def test_evaluate_scorer_with_dummy_on_real_phase1_file():
-    path = Path("/work/shared/data/prmbench/prm800k_test_p1_4o_circular.jsonl")
-    if not path.exists():
-        pytest.skip("shared data not present")
+    path = shared("prmbench", "prm800k_test_p1_4o_circular.jsonl")
+    if not path.exists() and not os.environ.get("CI"):
+        pytest.skip(f"shared data {path} not present")
     records = read_prmbench(path)
     result = evaluate_scorer(records, load_scorer("dummy", value=0.7), progress=False)
     # every step predicted valid: recall 1, no TN -> negative F1 0, F1 = precision-based

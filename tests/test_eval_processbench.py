@@ -1,4 +1,5 @@
 import math
+import os
 import random
 
 import pytest
@@ -7,6 +8,7 @@ from prmkit.evaluate.processbench import best_threshold, evaluate, evaluate_scor
 from prmkit.io.processbench import read_processbench
 from prmkit.metrics import processbench_f1
 from prmkit.models import load_scorer
+from tests._data import shared
 
 
 def _record(rid, label, n=3):
@@ -113,9 +115,9 @@ def test_evaluate_scorer_with_the_dummy_scorer():
 def test_real_gsm8k_file_with_oracle_like_scores(tmp_path):
     from pathlib import Path
 
-    path = Path("/work/shared/data/processbench/gsm8k.json")
-    if not path.exists():
-        pytest.skip("shared data not present")
+    path = shared("processbench", "gsm8k.json")
+    if not path.exists() and not os.environ.get("CI"):
+        pytest.skip(f"shared data {path} not present")
     records = read_processbench(path)
     # scores that put the first sub-0.5 step exactly at the gold label reproduce it perfectly
     scores = {

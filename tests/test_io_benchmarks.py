@@ -6,13 +6,12 @@ import pytest
 from prmkit.io._jsonl import FormatError
 from prmkit.io.prmbench import read_prmbench
 from prmkit.io.processbench import read_processbench, subset_of
+from tests._data import SHARED_DATA, needs_shared
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
-if not DATA.exists():
-    DATA = Path("/work/shared/data")
+DATA = SHARED_DATA
 PROCESSBENCH = DATA / "processbench"
 PRMBENCH = DATA / "prmbench"
-needs_data = pytest.mark.skipif(not PROCESSBENCH.exists(), reason="shared benchmark data not present")
+needs_data = needs_shared("processbench")
 
 
 @needs_data

@@ -6,10 +6,11 @@ import pytest
 from prmkit.io import gsm8k, math_shepherd, prm800k, trl
 from prmkit.io._jsonl import FormatError
 from prmkit.types import LabelledSolution, Problem, Solution, StepLabels
+from tests._data import needs_shared, shared
 
 FIXTURES = Path(__file__).parent / "fixtures" / "io"
-GSM8K_DATA = Path("/work/shared/data/gsm8k")
-needs_gsm8k = pytest.mark.skipif(not GSM8K_DATA.exists(), reason="shared GSM8K data not present")
+GSM8K_DATA = shared("gsm8k")
+needs_gsm8k = needs_shared("gsm8k")
 
 
 def _write_lines(path: Path, records: list) -> Path:

@@ -24,7 +24,6 @@ from prmkit.models.families import FamilySpec
 __all__ = ["TransformersScorer"]
 
 Truncation = Literal["error", "keep_last_steps"]
-PROGRESS_MIN_ITEMS = 64
 
 
 @dataclass
@@ -75,9 +74,9 @@ class TransformersScorer:
         step_separator: str | None = None,
     ) -> None:
         from prmkit.models.backends._loading import load_prm, resolve_device, resolve_dtype
+        from prmkit.models.backends._truncation import check_truncation
 
-        if truncation not in ("error", "keep_last_steps"):
-            raise ValueError(f"truncation={truncation!r}; choose 'error' or 'keep_last_steps'")
+        check_truncation(truncation)
         if max_batch_tokens <= 0:
             raise ValueError(f"max_batch_tokens must be > 0, got {max_batch_tokens}")
         self.device = resolve_device(device)
@@ -104,25 +103,9 @@ class TransformersScorer:
         return self.spec.encode(self.tokenizer, question, list(steps))
 
     def _prepare(self, index: int, question: str, steps: Sequence[str]) -> _Prepared:
-        steps = list(steps)
-        first = 0
-        while True:
-            try:
-                item = self.encode(question, steps[first:])
-            except ValueError as error:
-                raise ValueError(f"item {index}: {error}") from None
-            if self.max_length is None or len(item.input_ids) <= self.max_length:
-                break
-            if self.truncation == "error" or first == len(steps) - 1:
-                hint = (
-                    "even its last step alone is too long"
-                    if self.truncation == "keep_last_steps"
-                    else "pass truncation='keep_last_steps' to drop its oldest steps, or a larger max_length"
-                )
-                raise ValueError(
-                    f"item {index} is {len(item.input_ids)} tokens long, over max_length={self.max_length}; {hint}"
-                )
-            first += 1
+        from prmkit.models.backends._truncation import encode_within
+
+        item, first = encode_within(self.encode, index, question, steps, self.max_length, self.truncation)
         if item.input_ids and max(item.input_ids) >= self._prm.vocab_size:
             raise ValueError(
                 f"item {index}: token id {max(item.input_ids)} is outside the model's vocabulary "
@@ -150,10 +133,12 @@ class TransformersScorer:
         """
         import torch
 
+        from prmkit.models.backends._progress import progress_bar
+
         results: list[list[float | None]] = [[None] * len(steps) for _, steps in items]
         todo = [i for i, (_, steps) in enumerate(items) if len(steps) > 0]
         prepared = {i: self._prepare(i, items[i][0], items[i][1]) for i in todo}
-        with torch.inference_mode(), self._progress_bar(len(todo)) as advance:
+        with torch.inference_mode(), progress_bar(len(todo), self.progress, f"scoring ({self.spec.name})") as advance:
             if self._cache is not None:
                 scores = self._cache.score([prepared[i].ids for i in todo], [prepared[i].positions for i in todo])
                 self.tokens_run += self._cache.last_tokens_run
@@ -192,19 +177,3 @@ class TransformersScorer:
             out.append(probs[start : start + len(m.positions)])
             start += len(m.positions)
         return out
-
-    def _progress_bar(self, total: int) -> Any:
-        from contextlib import contextmanager
-
-        @contextmanager
-        def bar() -> Any:
-            if not self.progress or total <= PROGRESS_MIN_ITEMS:
-                yield lambda n: None
-                return
-            from rich.progress import Progress
-
-            with Progress(transient=True) as progress:
-                task = progress.add_task(f"scoring ({self.spec.name})", total=total)
-                yield lambda n: progress.advance(task, n)
-
-        return bar()

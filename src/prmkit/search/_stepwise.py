@@ -18,7 +18,7 @@ from prmkit.search.vote import select
 from prmkit.tasks import Task
 from prmkit.types import Completion, Problem
 
-__all__ = ["Partial", "Candidate", "SearchResult", "expand", "score_partials", "finalize"]
+__all__ = ["Partial", "Candidate", "SearchResult", "expand", "sample_solutions", "score_partials", "finalize"]
 
 
 @dataclass
@@ -144,6 +144,25 @@ def expand(
                 step, finished = parse_step(task, completion)
                 out[i].append(parent.extend(step, completion.num_tokens, finished))
     return out
+
+
+def sample_solutions(
+    task: Task, generator: Generator, problems: Sequence[Problem], *, n: int, max_new_tokens: int,
+    temperature: float, seed: int | None,
+) -> tuple[list[list[Partial]], list[list[Completion]]]:
+    """Sample ``n`` whole solutions (or prefixes, with a small ``max_new_tokens``) per problem in one call.
+
+    Returns the step-split partials and the raw completions (for continuing a prefix verbatim).
+    """
+    rows = generator.complete(
+        [task.prompt(p) for p in problems], n=n, stop=None, max_new_tokens=max_new_tokens,
+        temperature=temperature, seed=seed,
+    )
+    partials = [
+        [Partial(steps=task.split_steps(c.text), num_tokens=c.num_tokens, finished=c.finish_reason != "length") for c in row]
+        for row in rows
+    ]
+    return partials, rows
 
 
 def score_partials(scorer: Scorer, items: Sequence[tuple[Problem, Partial]]) -> None:

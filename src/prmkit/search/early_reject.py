@@ -17,7 +17,7 @@ from prmkit.generation import Generator
 from prmkit.models import Scorer
 from prmkit.models.aggregate import aggregate
 from prmkit.search._budget import Budget
-from prmkit.search._stepwise import Partial, SearchResult, finalize, score_partials
+from prmkit.search._stepwise import Partial, SearchResult, finalize, sample_solutions, score_partials
 from prmkit.search.config import SearchConfig
 from prmkit.tasks import Task
 from prmkit.types import Problem
@@ -29,15 +29,10 @@ def early_reject(
     task: Task, generator: Generator, scorer: Scorer, problems: Sequence[Problem], config: SearchConfig, budget: Budget
 ) -> list[SearchResult]:
     """N prefixes per problem, keep the best ``ceil(keep_fraction * N)``, finish only those."""
-    prompts = [task.prompt(p) for p in problems]
-    heads = generator.complete(
-        prompts, n=config.n, stop=None, max_new_tokens=config.prefix_tokens,
+    partials, heads = sample_solutions(
+        task, generator, problems, n=config.n, max_new_tokens=config.prefix_tokens,
         temperature=config.temperature, seed=config.seed,
     )
-    partials = [
-        [Partial(steps=task.split_steps(c.text), num_tokens=c.num_tokens, finished=c.finish_reason != "length") for c in row]
-        for row in heads
-    ]
     score_partials(scorer, [(p, part) for p, row in zip(problems, partials) for part in row])
     keep = max(1, math.ceil(config.keep_fraction * config.n))
     survivors = []
@@ -46,7 +41,7 @@ def early_reject(
         survivors.append([(row[k], head_row[k].text) for k in sorted(order)])
     unfinished = [(i, j) for i, row in enumerate(survivors) for j, (part, _) in enumerate(row) if not part.finished]
     tails = generator.complete(
-        [prompts[i] + survivors[i][j][1] for i, j in unfinished], n=1, stop=None,
+        [task.prompt(problems[i]) + survivors[i][j][1] for i, j in unfinished], n=1, stop=None,
         max_new_tokens=max(1, config.max_new_tokens - config.prefix_tokens),
         temperature=config.temperature, seed=config.seed + 1,
     )

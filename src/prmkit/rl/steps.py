@@ -35,8 +35,9 @@ class TokenSteps:
         steps: the text of each step, stripped, separator removed, all non-empty.
         ends: for each step, the index (within the response tokens) of its last token; strictly
             increasing, the last one is the response's last token.
-        num_tokens: tokens in each step, counting its end token; ``sum(num_tokens)`` equals the
-            response length (leading tokens of empty steps are counted in the next step).
+        num_tokens: tokens in each step, counting its end token. Tokens of an empty span (e.g. a
+            leading blank line) count in the next step; trailing ones (e.g. an EOS token after the
+            last separator) belong to no step, so ``sum(num_tokens)`` is at most the response length.
     """
 
     steps: list[str]

@@ -1,0 +1,247 @@
+"""Train an outcome reward model (ORM): one correct/incorrect score for a whole solution.
+
+The baseline every PRM is compared against (Cobbe et al. 2021 verifiers; Lightman et al. 2023 ORM):
+``AutoModelForSequenceClassification`` with **one** label, initialised from the base causal LM,
+trained with binary cross-entropy against ``solution.correct``; P(correct) = sigmoid(logit).
+
+Input layout: exactly :func:`prmkit.models.formats.token_cls.encode_token_cls` (question, then each
+step + separator), the layout the ``orm`` scorer family uses; the sequence head reads the last
+non-pad token, i.e. the separator after the final step.
+
+Checkpoint (``output_dir``): a plain HF sequence-classification model with ``num_labels = 1``,
+``id2label = {0: "correct"}``, ``config.step_separator`` and ``pad_token_id`` set, its tokenizer,
+and ``prmkit.json`` = ``{"family": "orm", "num_labels": 1, "score": "sigmoid(logit)", ...}``;
+``load_scorer("orm", path=output_dir)`` reads it (the last step gets the score).
+
+Example::
+
+    from prmkit.train.orm import ORMTrainConfig, train_orm
+    train_orm(ORMTrainConfig(train_file="solutions.jsonl", base_model="policy/", output_dir="orm/"))
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from prmkit.io._jsonl import FormatError
+from prmkit.models.formats.token_cls import DEFAULT_STEP_SEPARATOR, encode_token_cls
+from prmkit.types import LabelledSolution
+
+__all__ = ["ORMTrainConfig", "train_orm", "predict_outcome_scores", "ORM_METRICS"]
+
+#: Validation metrics an ORM run can select its best checkpoint on (higher is better).
+ORM_METRICS = ("auroc", "accuracy")
+
+
+def _help(text: str) -> dict[str, str]:
+    return {"help": text}
+
+
+@dataclass
+class ORMTrainConfig:
+    """Settings of :func:`train_orm` (the ``prmkit train orm`` flags are these fields).
+
+    Raises (on construction):
+        ValueError: unknown ``metric`` / ``padding_side`` or an out-of-range number (names the field).
+    """
+
+    train_file: str = field(metadata=_help("JSONL of LabelledSolution records; solution.correct is the label."))
+    base_model: str = field(metadata=_help("Hugging Face causal-LM checkpoint directory to start from."))
+    output_dir: str = field(metadata=_help("Where the best checkpoint, config and eval history are written."))
+    val_file: str | None = field(default=None, metadata=_help("Validation JSONL; default: hold out val_fraction of the problems."))
+    val_fraction: float = field(default=0.1, metadata=_help("Share of problems held out for validation when no val_file (0 = none)."))
+    step_separator: str = field(default=DEFAULT_STEP_SEPARATOR, metadata=_help("Text appended to every step (same layout as token-cls)."))
+    max_length: int = field(default=1024, metadata=_help("Longest allowed tokenized solution; longer records are an error."))
+    use_lora: bool = field(default=False, metadata=_help("Train LoRA adapters (peft) instead of all weights; merged on save."))
+    lora_r: int = field(default=16, metadata=_help("LoRA rank."))
+    lora_alpha: int = field(default=32, metadata=_help("LoRA alpha (scale = alpha / r)."))
+    lora_dropout: float = field(default=0.0, metadata=_help("LoRA dropout."))
+    lora_target_modules: str | None = field(default=None, metadata=_help("Comma-separated module names for LoRA; default all linear layers."))
+    learning_rate: float = field(default=1e-4, metadata=_help("Peak AdamW learning rate (linear warmup, linear decay)."))
+    weight_decay: float = field(default=0.0, metadata=_help("AdamW weight decay."))
+    num_epochs: float = field(default=3.0, metadata=_help("Epochs over the training split (ignored when max_steps > 0)."))
+    max_steps: int = field(default=-1, metadata=_help("Optimizer steps to run; -1 = use num_epochs."))
+    batch_size: int = field(default=8, metadata=_help("Solutions per batch per device."))
+    gradient_accumulation_steps: int = field(default=1, metadata=_help("Batches accumulated per optimizer step."))
+    warmup_ratio: float = field(default=0.05, metadata=_help("Share of steps spent warming up the learning rate."))
+    max_grad_norm: float = field(default=1.0, metadata=_help("Gradient clipping norm (0 = off)."))
+    eval_every: int = field(default=100, metadata=_help("Validate every this many optimizer steps (and at the end)."))
+    patience: int | None = field(default=None, metadata=_help("Stop after this many validations without improvement; default never."))
+    metric: str = field(default="auroc", metadata=_help("Validation metric that picks the best checkpoint: auroc or accuracy."))
+    threshold: float = field(default=0.5, metadata=_help("P(correct) at or above this predicts a correct solution (accuracy)."))
+    eval_batch_size: int = field(default=16, metadata=_help("Solutions per forward pass during validation."))
+    eval_train_examples: int = field(default=64, metadata=_help("Training solutions also scored at each validation (fit check; 0 = off)."))
+    padding_side: str = field(default="right", metadata=_help("Pad batches on the 'right' or 'left' (results must not depend on it)."))
+    mixed_precision: str = field(default="no", metadata=_help("accelerate mixed precision: no, fp16 or bf16."))
+    seed: int = field(default=0, metadata=_help("Seed for the split, initialisation of the head and shuffling."))
+
+    def __post_init__(self) -> None:
+        if self.metric not in ORM_METRICS:
+            raise ValueError(f"ORMTrainConfig.metric = {self.metric!r}; use one of {ORM_METRICS}")
+        if self.padding_side not in ("left", "right"):
+            raise ValueError(f"ORMTrainConfig.padding_side = {self.padding_side!r}; use 'left' or 'right'")
+        for name in ("batch_size", "eval_batch_size", "gradient_accumulation_steps", "eval_every", "max_length", "lora_r"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"ORMTrainConfig.{name} = {getattr(self, name)} must be >= 1")
+        if not 0.0 < self.threshold < 1.0:
+            raise ValueError(f"ORMTrainConfig.threshold = {self.threshold} must be in (0, 1)")
+
+
+def _encode_record(tokenizer: Any, record: LabelledSolution, where: str, config: ORMTrainConfig) -> dict[str, Any]:
+    """One row: ``input_ids`` plus the scalar ``label`` (1.0 correct, 0.0 incorrect)."""
+    if record.solution.correct is None:
+        raise FormatError(f"{where}: solution.correct is null; an ORM needs each solution graded (True/False)")
+    try:
+        encoded = encode_token_cls(tokenizer, record.problem.question, record.solution.steps, config.step_separator)
+    except ValueError as err:
+        raise FormatError(f"{where}: {err}") from None
+    if len(encoded.input_ids) > config.max_length:
+        raise FormatError(
+            f"{where}: {len(encoded.input_ids)} tokens > max_length {config.max_length}; raise max_length or drop the record"
+        )
+    return {"input_ids": encoded.input_ids, "label": 1.0 if record.solution.correct else 0.0}
+
+
+def _logits(model: Any, batch: dict[str, Any]) -> Any:
+    """(B,) outcome logits; the head reads each row's last non-pad token."""
+    out = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
+                position_ids=batch["position_ids"])
+    return out.logits[:, 0].float()
+
+
+def _loss(model: Any, batch: dict[str, Any]) -> Any:
+    import torch.nn.functional as F
+
+    return F.binary_cross_entropy_with_logits(_logits(model, batch), batch["label"].float())
+
+
+def predict_outcome_scores(
+    model: Any,
+    tokenizer: Any,
+    items: Sequence[tuple[str, Sequence[str]]],
+    *,
+    separator: str = DEFAULT_STEP_SEPARATOR,
+    batch_size: int = 16,
+    padding_side: str = "right",
+) -> list[float]:
+    """P(solution correct) = sigmoid(logit) for each ``(question, steps)`` item, in input order."""
+    import torch
+
+    from prmkit.train._data import pad_batch
+
+    device = next(model.parameters()).device
+    ids = [encode_token_cls(tokenizer, q, steps, separator).input_ids for q, steps in items]
+    scores: list[float] = []
+    was_training = model.training
+    model.eval()
+    with torch.no_grad():
+        for start in range(0, len(ids), batch_size):
+            batch = pad_batch([{"input_ids": x} for x in ids[start : start + batch_size]], tokenizer.pad_token_id,
+                              padding_side)
+            batch = {k: v.to(device) for k, v in batch.items()}
+            scores.extend(float(p) for p in torch.sigmoid(_logits(model, batch)))
+    model.train(was_training)
+    return scores
+
+
+def _metrics(records: Sequence[LabelledSolution], scores: Sequence[float], threshold: float) -> dict[str, float]:
+    from prmkit.metrics import auroc
+
+    labels = [1.0 if r.solution.correct else 0.0 for r in records]
+    hits = [(s >= threshold) == (y >= 0.5) for y, s in zip(labels, scores)]
+    return {"auroc": auroc(labels, scores), "accuracy": sum(hits) / len(hits) if hits else math.nan,
+            "n": len(records)}
+
+
+def _save(model: Any, tokenizer: Any, output_dir: Path, config: ORMTrainConfig) -> None:
+    from prmkit.train._model import merge_lora, write_json
+
+    plain = merge_lora(model)
+    plain.config.step_separator = config.step_separator
+    plain.config.id2label = {0: "correct"}
+    plain.config.label2id = {"correct": 0}
+    plain.config.pad_token_id = tokenizer.pad_token_id
+    plain.save_pretrained(output_dir)
+    tokenizer.save_pretrained(output_dir)
+    write_json(output_dir / "prmkit.json", {
+        "family": "orm", "num_labels": 1, "step_separator": config.step_separator,
+        "score": "sigmoid(logit) of the sequence head at the last token (encode_token_cls layout)",
+    })
+
+
+def train_orm(config: ORMTrainConfig) -> Path:
+    """Train an ORM (see the module docstring) and return its checkpoint directory.
+
+    Raises:
+        FileNotFoundError: ``train_file`` / ``val_file`` / ``base_model`` missing.
+        prmkit.io._jsonl.FormatError: an ungraded solution, an empty step or too many tokens
+            (names the file and problem).
+        ValueError: the base model's body did not load into the sequence-classification class,
+            or the training split holds only one outcome.
+    """
+    from transformers import AutoModelForSequenceClassification
+
+    from prmkit.train._data import load_labelled, load_tokenizer, pad_batch, split_by_problem
+    from prmkit.train._loop import LoopSettings, run_loop
+    from prmkit.train._model import add_lora, load_from_base, write_run_files
+
+    output_dir = Path(config.output_dir)
+    records = load_labelled(config.train_file)
+    if config.val_file:
+        train_records, val_records = records, load_labelled(config.val_file)
+    else:
+        train_records, val_records = split_by_problem(records, config.val_fraction, config.seed)
+    tokenizer = load_tokenizer(config.base_model)
+    rows = [_encode_record(tokenizer, r, f"{config.train_file}: problem {r.problem.id!r}", config)
+            for r in train_records]
+    if len({row["label"] for row in rows}) < 2:
+        raise ValueError(f"{config.train_file}: every training solution has the same outcome; an ORM needs both")
+    for r in val_records:  # fail before training, not at the first validation
+        _encode_record(tokenizer, r, f"{config.val_file or config.train_file}: problem {r.problem.id!r}", config)
+
+    model = load_from_base(AutoModelForSequenceClassification, config.base_model, num_labels=1)
+    model.config.pad_token_id = tokenizer.pad_token_id
+    if config.use_lora:
+        model = add_lora(model, "SEQ_CLS", config.lora_r, config.lora_alpha, config.lora_dropout,
+                         config.lora_target_modules)
+    fit_records = train_records[: config.eval_train_examples]
+
+    def evaluate(unwrapped: Any) -> dict[str, float]:
+        metrics: dict[str, float] = {}
+        for prefix, subset in (("", val_records), ("train_", fit_records)):
+            if subset:
+                items = [(r.problem.question, r.solution.steps) for r in subset]
+                scores = predict_outcome_scores(unwrapped, tokenizer, items, separator=config.step_separator,
+                                                batch_size=config.eval_batch_size, padding_side=config.padding_side)
+                metrics.update({prefix + k: v for k, v in _metrics(subset, scores, config.threshold).items()})
+        return metrics
+
+    settings = LoopSettings(
+        learning_rate=config.learning_rate, weight_decay=config.weight_decay, num_epochs=config.num_epochs,
+        max_steps=config.max_steps, batch_size=config.batch_size,
+        gradient_accumulation_steps=config.gradient_accumulation_steps, warmup_ratio=config.warmup_ratio,
+        max_grad_norm=config.max_grad_norm, eval_every=config.eval_every, patience=config.patience,
+        metric=config.metric if val_records else "train_" + config.metric, seed=config.seed,
+        mixed_precision=config.mixed_precision,
+    )
+    result = run_loop(
+        model=model, train_rows=rows,
+        collate=lambda batch: pad_batch(batch, tokenizer.pad_token_id, config.padding_side),
+        loss_fn=_loss, evaluate=evaluate if (val_records or fit_records) else None,
+        save=lambda unwrapped: _save(unwrapped, tokenizer, output_dir, config),
+        settings=settings, description="train orm",
+    )
+    write_run_files(output_dir, config, result,
+                    {"n_train": len(train_records), "n_val": len(val_records), "selected_on": settings.metric})
+    from rich.console import Console
+
+    best = result["best"] or {}
+    Console(stderr=True).print(
+        f"ORM checkpoint -> [bold]{output_dir}[/bold] ({result['steps']} steps, {result['seconds']:.0f}s; "
+        f"best {settings.metric} = {best.get(settings.metric, float('nan')):.4g} at step {best.get('step', '-')})"
+    )
+    return output_dir

@@ -288,3 +288,27 @@ def test_soft_labels_lora_and_gpt2(tmp_path: Path) -> None:
     model = AutoModelForTokenClassification.from_pretrained(out)  # plain HF model, no peft needed
     assert not any("lora" in name for name, _ in model.named_parameters())
     assert model.config.step_separator == "\n"
+
+
+def test_cli_maps_flags_and_yaml_onto_the_config(tmp_path: Path) -> None:
+    """`prmkit train prm` trains from flags + YAML; unknown YAML keys and missing fields fail clearly."""
+    from typer.testing import CliRunner
+
+    from prmkit.cli import app
+
+    base = make_base(tmp_path / "base", "gpt2")
+    train = write_records(tmp_path / "train.jsonl", rule_records(16, seed=1))
+    yaml_file = tmp_path / "prm.yaml"
+    yaml_file.write_text(f"train_file: {train}\nbase-model: {base}\nmax_steps: 2\nlearning_rate: 0.001\n")
+    out = tmp_path / "out"
+    result = CliRunner().invoke(app, ["train", "prm", "--config", str(yaml_file), "--output-dir", str(out),
+                                      "--step-separator", "\\n", "--eval-every", "1", "--val-fraction", "0.25"])
+    assert result.exit_code == 0, result.output
+    saved = json.loads((out / "train_config.json").read_text())["config"]
+    assert saved["max_steps"] == 2 and saved["learning_rate"] == 0.001 and saved["step_separator"] == "\n"
+    assert len(json.loads((out / "eval_history.json").read_text())["history"]) == 2
+
+    yaml_file.write_text("train_file: x.jsonl\nlearning_rat: 0.1\n")
+    result = CliRunner().invoke(app, ["train", "orm", "--config", str(yaml_file)])
+    assert result.exit_code == 1
+    assert "unknown key 'learning_rat'" in result.output and "missing --base-model" in result.output

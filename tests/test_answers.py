@@ -1,7 +1,6 @@
 import json
 import threading
 import time
-from pathlib import Path
 
 import pytest
 

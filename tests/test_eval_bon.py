@@ -4,7 +4,14 @@ import os
 
 import pytest
 
-from prmkit.evaluate.bon import bon_record, default_ks, evaluate, pass_at_k, read_bon, write_bon
+from prmkit.evaluate.bon import (
+    bon_record,
+    default_ks,
+    evaluate,
+    pass_at_k,
+    read_bon,
+    write_bon,
+)
 from prmkit.io._jsonl import FormatError
 from prmkit.types import Problem, Solution
 from tests._data import shared
@@ -119,7 +126,6 @@ def test_bon_record_round_trip_and_validation(tmp_path):
 
 def test_real_gsm8k_model_solutions_as_bon_data():
     """4 real graded solutions per GSM8K test problem; constant PRM scores make best-of-k a random pick."""
-    from pathlib import Path
 
     path = shared("gsm8k", "example_model_solutions.jsonl")
     if not path.exists() and not os.environ.get("CI"):

@@ -4,7 +4,12 @@ import random
 
 import pytest
 
-from prmkit.evaluate.processbench import best_threshold, evaluate, evaluate_scorer, predict_first_errors
+from prmkit.evaluate.processbench import (
+    best_threshold,
+    evaluate,
+    evaluate_scorer,
+    predict_first_errors,
+)
 from prmkit.io.processbench import read_processbench
 from prmkit.metrics import processbench_f1
 from prmkit.models import load_scorer
@@ -113,7 +118,6 @@ def test_evaluate_scorer_with_the_dummy_scorer():
 
 
 def test_real_gsm8k_file_with_oracle_like_scores(tmp_path):
-    from pathlib import Path
 
     path = shared("processbench", "gsm8k.json")
     if not path.exists() and not os.environ.get("CI"):

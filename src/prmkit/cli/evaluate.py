@@ -15,7 +15,6 @@ Examples:
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 from typing import Annotated, Any

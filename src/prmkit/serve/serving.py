@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+
 from prmkit.models import Scorer, ScoringItem
 
 __all__ = ["RequestError", "ScorerOutputError", "ScoringService"]

@@ -79,7 +79,7 @@ def test_best_threshold_is_exact_against_brute_force():
     for _ in range(60):
         n = rng.randint(1, 6)
         gold.append(rng.choice([-1, rng.randrange(n)]))
-        scores.append([round(rng.random(), 2) for _ in range(n)])
+        scores.append([None if rng.random() < 0.1 else round(rng.random(), 2) for _ in range(n)])
     threshold, f1 = best_threshold(gold, scores)
     # the returned threshold really achieves the returned F1 ...
     assert processbench_f1(gold, predict_first_errors(scores, threshold))["f1"] == pytest.approx(f1)
@@ -115,6 +115,18 @@ def test_evaluate_scorer_with_the_dummy_scorer():
     assert result["scores"]["gsm8k-0"] == [0.7, 0.7, 0.7]
     low = evaluate_scorer(records, load_scorer("dummy", value=0.2), batch_size=1, progress=False)
     assert low["subsets"]["gsm8k"]["error_acc"] == 0.0  # predicts step 0, gold is 1
+
+
+def test_judge_without_a_verdict_is_never_right_not_a_free_correct_answer():
+    """A row of None scores (judge gave no boxed index) is prediction None in the official script:
+    it matches neither the gold error nor -1. Reading it as -1 would inflate correct_acc."""
+    records = [_record("gsm8k-0", 1), _record("gsm8k-1", -1), _record("gsm8k-2", -1)]
+    scores = {"gsm8k-0": [1.0, 0.0, 0.0], "gsm8k-1": [None, None, None], "gsm8k-2": [1.0, 1.0, 1.0]}
+    gsm = evaluate(records, scores)["subsets"]["gsm8k"]
+    assert (gsm["error_acc"], gsm["correct_acc"]) == (100.0, 50.0)
+    # the exact threshold search agrees: no threshold makes the unscored sample right
+    assert gsm["best_f1"] == pytest.approx(2 * 100 * 50 / 150)
+    assert predict_first_errors([[None, None], [None, 0.2], []]) == [None, 1, -1]
 
 
 def test_real_gsm8k_file_with_oracle_like_scores(tmp_path):

@@ -107,6 +107,35 @@ def test_first_error_prediction():
     assert first_error_prediction([None, 0.2]) == 1
     assert first_error_prediction([]) == -1
     assert first_error_prediction([0.9, 0.7], threshold=0.8) == 1
+    assert first_error_prediction([None, None]) is None  # no score at all: no prediction, not "no error"
+
+
+def _official_processbench(gold, pred):
+    """QwenLM/ProcessBench code/run_eval.py, transcribed: match = (pred == label), np.mean * 100, harmonic mean."""
+    matches = [p == g for g, p in zip(gold, pred)]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        acc1 = np.mean([m for m, g in zip(matches, gold) if g != -1]) * 100
+        acc2 = np.mean([m for m, g in zip(matches, gold) if g == -1]) * 100
+        f1 = 2 * acc1 * acc2 / (acc1 + acc2)
+    return acc1, acc2, f1
+
+
+@pytest.mark.filterwarnings("ignore:Mean of empty slice")
+def test_processbench_f1_matches_the_official_script_on_random_predictions():
+    rng = np.random.default_rng(7)
+    for _ in range(50):
+        n = int(rng.integers(2, 30))
+        gold = [int(g) for g in rng.integers(-1, 4, size=n)]
+        # predictions include None: the official script's pred for an unparseable critique
+        pred = [None if r < 0.15 else int(rng.integers(-1, 4)) for r in rng.random(n)]
+        out = processbench_f1(gold, pred)
+        for ours, theirs in zip((out["error_acc"], out["correct_acc"], out["f1"]), _official_processbench(gold, pred)):
+            assert (math.isnan(ours) and math.isnan(theirs)) or ours == pytest.approx(theirs)
+
+
+def test_processbench_f1_none_prediction_is_wrong_on_both_sides():
+    out = processbench_f1([2, -1, -1], [None, None, -1])
+    assert (out["error_acc"], out["correct_acc"]) == (0.0, 50.0)
 
 
 def test_processbench_f1_golden_hand_case():

@@ -172,7 +172,7 @@ def expected_calibration_error(
     return total / len(s)
 
 
-def first_error_prediction(scores: Sequence[float | None], threshold: float = 0.5) -> int:
+def first_error_prediction(scores: Sequence[float | None], threshold: float = 0.5) -> int | None:
     """Predicted earliest wrong step: the first step whose score is below ``threshold``.
 
     This is how ProcessBench turns a scalar PRM into an error locator (Zheng et al., 2024, sec. 4.1).
@@ -183,20 +183,29 @@ def first_error_prediction(scores: Sequence[float | None], threshold: float = 0.
         threshold: scores strictly below it mark a step wrong.
 
     Returns:
-        The 0-based index of that step, or ``-1`` when no scored step is below the threshold.
+        The 0-based index of that step; ``-1`` when no scored step is below the threshold;
+        ``None`` (no prediction) when the solution has steps but *none* of them has a score — e.g. a
+        generative judge that gave no usable ``\\boxed{}`` verdict. The official critic script
+        (QwenLM/ProcessBench ``code/run_eval.py``) records such a prediction as ``None``, which
+        matches neither an error index nor -1; reading it as -1 would reward abstaining on
+        correct samples.
 
     Example:
         >>> first_error_prediction([0.9, None, 0.3, 0.1]), first_error_prediction([0.9, 0.6])
         (2, -1)
+        >>> print(first_error_prediction([None, None]))
+        None
     """
     for i, score in enumerate(scores):
         if score is not None and score < threshold:
             return i
+    if len(scores) and all(score is None for score in scores):
+        return None
     return -1
 
 
 def processbench_f1(
-    gold_first_errors: Sequence[int], predicted_first_errors: Sequence[int]
+    gold_first_errors: Sequence[int], predicted_first_errors: Sequence[int | None]
 ) -> dict[str, float]:
     """ProcessBench's metric, exactly as the official scripts (QwenLM/ProcessBench ``code/``) compute it.
 
@@ -209,7 +218,9 @@ def processbench_f1(
 
     Args:
         gold_first_errors: shape (n,): gold earliest-error step per sample, -1 for fully correct.
-        predicted_first_errors: shape (n,): predicted earliest-error step, -1 for "no error".
+        predicted_first_errors: shape (n,): predicted earliest-error step, -1 for "no error",
+            ``None`` for "no prediction" (counts as wrong on both sides, as the official
+            ``match = (pred == label)`` does for an unparseable critique).
 
     Returns:
         ``{"error_acc", "correct_acc", "f1"}``, all in percent (0-100) or nan as described.
@@ -226,8 +237,9 @@ def processbench_f1(
             f"gold_first_errors has {len(gold_first_errors)} entries but predicted_first_errors has "
             f"{len(predicted_first_errors)}; pass one prediction per sample"
         )
-    on_errors = [int(p) == int(g) for g, p in zip(gold_first_errors, predicted_first_errors) if int(g) != -1]
-    on_correct = [int(p) == -1 for g, p in zip(gold_first_errors, predicted_first_errors) if int(g) == -1]
+    pairs = [(int(g), None if p is None else int(p)) for g, p in zip(gold_first_errors, predicted_first_errors)]
+    on_errors = [p == g for g, p in pairs if g != -1]
+    on_correct = [p == -1 for g, p in pairs if g == -1]
     error_acc = 100.0 * sum(on_errors) / len(on_errors) if on_errors else _NAN
     correct_acc = 100.0 * sum(on_correct) / len(on_correct) if on_correct else _NAN
     denominator = error_acc + correct_acc

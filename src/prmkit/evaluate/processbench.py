@@ -54,8 +54,9 @@ def _as_labelled(records: Sequence[LabelledSolution | Mapping[str, Any]]) -> lis
     return out
 
 
-def predict_first_errors(scores: Sequence[Sequence[float | None]], threshold: float = 0.5) -> list[int]:
-    """Predicted earliest wrong step per solution: first score below ``threshold``, -1 if none."""
+def predict_first_errors(scores: Sequence[Sequence[float | None]], threshold: float = 0.5) -> list[int | None]:
+    """Predicted earliest wrong step per solution: first score below ``threshold``, -1 if none,
+    ``None`` (never right) when no step has a score (see :func:`prmkit.metrics.first_error_prediction`)."""
     return [first_error_prediction(row, threshold) for row in scores]
 
 
@@ -70,7 +71,8 @@ def best_threshold(
 
     With prefix minima ``m_i = min(s_0..s_i)`` (``None`` scores never flag), a sample with gold
     error ``k`` is predicted right exactly for thresholds ``t`` in ``(m_k, m_{k-1}]``
-    (``m_{-1} = +inf``) and a correct sample exactly for ``t <= m_{n-1}``. Accuracies are step
+    (``m_{-1} = +inf``) and a correct sample exactly for ``t <= m_{n-1}`` — never when no step has
+    a score (no prediction, as in :func:`predict_first_errors`). Accuracies are step
     functions of ``t`` that change only at these endpoints, so evaluating one threshold in every gap
     between consecutive endpoints (their midpoint), one below all and one above all, covers every
     achievable result. Among equally good thresholds the one closest to 0.5 is returned.
@@ -86,7 +88,8 @@ def best_threshold(
     for gold, row in zip(gold_first_errors, scores):
         prefix = np.minimum.accumulate([math.inf if s is None else float(s) for s in row]) if row else np.array([])
         if gold == -1:
-            correct_mins.append(prefix[-1] if len(prefix) else math.inf)
+            unscored = bool(row) and all(s is None for s in row)
+            correct_mins.append(-math.inf if unscored else (prefix[-1] if len(prefix) else math.inf))
         else:
             lows.append(prefix[gold])
             highs.append(math.inf if gold == 0 else prefix[gold - 1])

@@ -62,6 +62,50 @@ def test_prmscore_golden_against_hand_computed_official_counts(tmp_path):
     assert (correct["tp"], correct["fn"], correct["num_samples"]) == (3, 1, 2)
 
 
+def _official_counts(error_steps, labels):
+    """ssmisya/PRMBench mr_eval/tasks/prmtest_classified/task.py eval_on_hallucination_step (counts), transcribed."""
+    wrong = [i - 1 for i in error_steps]
+    tp = fp = tn = fn = 0
+    for idx in range(len(labels)):
+        if idx in wrong:
+            fp, tn = (fp + 1, tn) if labels[idx] == 1 else (fp, tn + 1)
+        else:
+            tp, fn = (tp + 1, fn) if labels[idx] == 1 else (tp, fn + 1)
+    return tp, fp, tn, fn
+
+
+def _official_f1s(tp, fp, tn, fn):
+    """The same file's evaluate_function F1 block (-1 sentinels), transcribed."""
+    p = tp / (tp + fp) if (tp + fp) != 0 else -1
+    r = tp / (tp + fn) if (tp + fn) != 0 else -1
+    f1 = 2 * p * r / (p + r) if (p + r) != 0 else -1
+    np_ = tn / (tn + fn) if (tn + fn) != 0 else -1
+    nr = tn / (tn + fp) if (tn + fp) != 0 else -1
+    nf1 = 2 * np_ * nr / (np_ + nr) if (np_ + nr) != 0 else -1
+    return f1, nf1
+
+
+def test_prmscore_matches_the_official_scorer_on_random_data():
+    import random
+
+    rng = random.Random(11)
+    for _ in range(20):
+        raws, scores, total = [], {}, [0, 0, 0, 0]
+        for j in range(rng.randint(3, 12)):
+            n = rng.randint(1, 8)
+            errors = sorted(rng.sample(range(1, n + 3), rng.randint(0, 2)))  # some beyond the last step
+            raws.append(_raw(str(j), "confidence", n, errors))
+            scores[f"confidence_{j}"] = [round(rng.random(), 1) for _ in range(n)]
+            validity = [1 if s > 0.5 else 0 for s in scores[f"confidence_{j}"]]  # the PRM path's labels
+            total = [a + b for a, b in zip(total, _official_counts(errors, validity))]
+        result = evaluate(raws, scores)
+        assert (result["tp"], result["fp"], result["tn"], result["fn"]) == tuple(total)
+        f1, nf1 = _official_f1s(*total)
+        if f1 > 0 and nf1 > 0:  # the documented divergence is only at the official -1 sentinel
+            assert result["f1"] == pytest.approx(100 * f1) and result["negative_f1"] == pytest.approx(100 * nf1)
+            assert result["prmscore"] == pytest.approx(50 * (f1 + nf1))
+
+
 def test_threshold_is_strict_and_undefined_f1_is_nan():
     assert confusion([1.0, 0.0], [0.5, 0.51]) == {"tp": 0, "fp": 1, "tn": 0, "fn": 1}
     result = evaluate([_raw("x", "circular", 2, [])], [[0.9, 0.8]])

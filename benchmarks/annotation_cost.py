@@ -27,7 +27,13 @@ from importlib.resources import files
 from rich.console import Console
 from rich.table import Table
 
-from prmkit.annotate import AnnotationUnit, MCAnnotator, OmegaPRMAnnotator, SolutionSampler, agreement
+from prmkit.annotate import (
+    AnnotationUnit,
+    MCAnnotator,
+    OmegaPRMAnnotator,
+    SolutionSampler,
+    agreement,
+)
 from prmkit.generation import load_generator
 from prmkit.tasks.arith import ArithTask
 

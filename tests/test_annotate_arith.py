@@ -14,7 +14,13 @@ import random
 import re
 from collections.abc import Sequence
 
-from prmkit.annotate import AnnotationUnit, MCAnnotator, OmegaPRMAnnotator, SolutionSampler, agreement
+from prmkit.annotate import (
+    AnnotationUnit,
+    MCAnnotator,
+    OmegaPRMAnnotator,
+    SolutionSampler,
+    agreement,
+)
 from prmkit.tasks.arith import ArithTask, Difficulty
 from prmkit.types import Completion
 

@@ -105,3 +105,8 @@ def test_units_from_records_groups_by_problem_and_rejects_id_clashes():
     clash = LabelledSolution(Problem("a", "C 9 9", "18"), Solution("a", ["w"]))
     with pytest.raises(ValueError, match="record 1: problem id 'a' was seen before"):
         units_from_records([records[0], clash])
+
+
+def test_unknown_generator_option_is_an_error_not_a_traceback(fakes, tmp_path):
+    result = CliRunner().invoke(app, ["annotate", "mc", *BASE, "--generator-option", "q=1", "--out", str(tmp_path)])
+    assert result.exit_code == 1 and "does not take the options ['q']" in " ".join(result.output.split())

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from tests.test_annotate_fakes import ChainPolicy, ChainTask
 
 from prmkit.annotate import AnnotationUnit, MCAnnotator, MCConfig, load_annotator
 from prmkit.types import Solution
+from tests.test_annotate_fakes import ChainPolicy, ChainTask
 
 
 def _unit(task, problem, *error_positions):

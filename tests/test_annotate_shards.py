@@ -6,7 +6,14 @@ import json
 
 import pytest
 
-from prmkit.annotate import AnnotationUnit, MCAnnotator, OmegaPRMAnnotator, SolutionSampler, agreement, run_sharded
+from prmkit.annotate import (
+    AnnotationUnit,
+    MCAnnotator,
+    OmegaPRMAnnotator,
+    SolutionSampler,
+    agreement,
+    run_sharded,
+)
 from prmkit.annotate._shards import ShardStore
 from prmkit.io._jsonl import read_jsonl
 from prmkit.types import LabelledSolution, Solution, StepLabels

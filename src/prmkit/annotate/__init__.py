@@ -16,29 +16,35 @@ from __future__ import annotations
 from typing import Any
 
 from prmkit._registry import Registry
-from prmkit.annotate._base import AnnotationUnit, Annotator, RolloutConfig, hard_labels, units_from_records
+from prmkit.annotate._base import (
+    AnnotationUnit,
+    Annotator,
+    RolloutConfig,
+    hard_labels,
+    units_from_records,
+)
 from prmkit.annotate.metrics import Agreement, agreement
 from prmkit.annotate.run import AnnotationRun, run_sharded
 from prmkit.annotate.sample import SamplerConfig, SolutionSampler
 
 __all__ = [
     "ANNOTATORS",
-    "load_annotator",
+    "Agreement",
+    "AnnotationRun",
     "AnnotationUnit",
     "Annotator",
-    "RolloutConfig",
-    "hard_labels",
-    "units_from_records",
     "MCAnnotator",
     "MCConfig",
     "OmegaPRMAnnotator",
     "OmegaPRMConfig",
-    "SolutionSampler",
+    "RolloutConfig",
     "SamplerConfig",
-    "run_sharded",
-    "AnnotationRun",
+    "SolutionSampler",
     "agreement",
-    "Agreement",
+    "hard_labels",
+    "load_annotator",
+    "run_sharded",
+    "units_from_records",
 ]
 
 ANNOTATORS = Registry("annotator")

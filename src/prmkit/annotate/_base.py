@@ -8,12 +8,19 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from prmkit.annotate._rollouts import Roller, UnitCoroutine, derive_seed, drive, grade, prefix_text
+from prmkit.annotate._rollouts import (
+    Roller,
+    UnitCoroutine,
+    derive_seed,
+    drive,
+    grade,
+    prefix_text,
+)
 from prmkit.generation import Generator
 from prmkit.tasks import Task
 from prmkit.types import LabelledSolution, Problem, Solution, StepLabels
 
-__all__ = ["AnnotationUnit", "RolloutConfig", "Annotator", "hard_labels", "units_from_records"]
+__all__ = ["AnnotationUnit", "Annotator", "RolloutConfig", "hard_labels", "units_from_records"]
 
 
 @dataclass

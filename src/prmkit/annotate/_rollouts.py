@@ -16,7 +16,8 @@ so numbers in the question cannot be mistaken for an answer.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Generator as PyGenerator, Sequence
+from collections.abc import Callable, Sequence
+from collections.abc import Generator as PyGenerator
 from dataclasses import dataclass
 
 from prmkit.generation import Generator
@@ -24,14 +25,14 @@ from prmkit.tasks import Task
 from prmkit.types import LabelledSolution, Problem
 
 __all__ = [
+    "Roller",
     "Rollout",
     "RolloutRequest",
-    "Roller",
     "UnitCoroutine",
-    "drive",
     "derive_seed",
-    "prefix_text",
+    "drive",
     "grade",
+    "prefix_text",
 ]
 
 

@@ -74,7 +74,7 @@ class ShardStore:
 
         try:
             commit = subprocess.run(
-                ["git", "rev-parse", "HEAD"], cwd=Path(__file__).parent, capture_output=True, text=True, timeout=5
+                ["git", "rev-parse", "HEAD"], cwd=Path(__file__).parent, capture_output=True, text=True, timeout=5, check=False
             ).stdout.strip() or None
         except (OSError, subprocess.SubprocessError):
             commit = None

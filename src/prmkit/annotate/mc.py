@@ -31,7 +31,7 @@ from prmkit.generation import Generator
 from prmkit.tasks import Task
 from prmkit.types import LabelledSolution, StepLabels
 
-__all__ = ["MCConfig", "MCAnnotator"]
+__all__ = ["MCAnnotator", "MCConfig"]
 
 _LABEL_KINDS = ("hard", "soft")
 

@@ -54,7 +54,7 @@ from prmkit.generation import Generator
 from prmkit.tasks import Task
 from prmkit.types import LabelledSolution, Problem, StepLabels
 
-__all__ = ["OmegaPRMConfig", "OmegaPRMAnnotator", "SearchTree", "TreeState", "q_value", "u_value"]
+__all__ = ["OmegaPRMAnnotator", "OmegaPRMConfig", "SearchTree", "TreeState", "q_value", "u_value"]
 
 _MODES = ("tree", "solution")
 

@@ -168,7 +168,10 @@ def _run(
     try:
         task = load_task(task_name, **parse_options(task_option))
         units = _read_units(solutions)[:problems] if solutions else [AnnotationUnit(p) for p in task.problems(split)[:problems]]
-        generator = load_generator(generator_name, model=_policy_path(policy), **parse_options(generator_option))
+        try:
+            generator = load_generator(generator_name, model=_policy_path(policy), **parse_options(generator_option))
+        except TypeError as err:
+            fail(f"generator {generator_name!r} does not take the options {sorted(parse_options(generator_option))}: {err}")
         annotator = ANNOTATORS.get(name)(generator, task, config)
         sampler = None
         if annotator.needs_solutions and not solutions:

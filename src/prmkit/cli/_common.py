@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import typer
 from rich.console import Console
 
@@ -41,3 +43,27 @@ def parse_options(pairs: list[str] | None) -> dict[str, object]:
         except json.JSONDecodeError:
             options[key] = value
     return options
+
+
+def load_cli_scorer(model: str, path: str | None, backend: str | None, options: list[str] | None) -> Any:
+    """Load a registered scorer from the shared ``--model/--path/--backend/--option`` flags.
+
+    An unknown name, options the scorer does not take, or a bad value fail with the message (exit 1)
+    instead of a traceback; the model only loads after the flags are checked.
+    """
+    from prmkit._registry import UnknownNameError
+    from prmkit.models import load_scorer
+
+    kwargs = parse_options(options)
+    if path is not None:
+        kwargs["path"] = path
+    if backend is not None:
+        kwargs["backend"] = backend
+    try:
+        return load_scorer(model, **kwargs)
+    except UnknownNameError as err:
+        fail(str(err))
+    except TypeError as err:
+        fail(f"scorer {model!r} does not take the options {sorted(kwargs)}: {err}")
+    except (ValueError, OSError) as err:
+        fail(f"could not load scorer {model!r}: {err}")

@@ -21,7 +21,7 @@ from typing import Annotated, Any
 
 import typer
 
-from prmkit.cli._common import console, fail, parse_options
+from prmkit.cli._common import console, fail, load_cli_scorer, parse_options
 
 app = typer.Typer(help="Evaluate PRMs: ProcessBench, PRMBench, best-of-N, step metrics.", no_args_is_help=True)
 
@@ -48,17 +48,6 @@ SaveScoresOpt = Annotated[
 @app.callback()
 def _group() -> None:
     """Evaluate PRMs: ProcessBench, PRMBench, best-of-N, step metrics."""
-
-
-def _scorer(model: str, path: str | None, backend: str | None, options: list[str] | None) -> Any:
-    from prmkit.models import load_scorer
-
-    kwargs = parse_options(options)
-    if path is not None:
-        kwargs["path"] = path
-    if backend is not None:
-        kwargs["backend"] = backend
-    return load_scorer(model, **kwargs)
 
 
 def _expand(data: list[Path], *suffixes: str) -> list[Path]:
@@ -148,7 +137,7 @@ def processbench(
         if scores is not None:
             result = pb.evaluate(records, read_scores(scores, ["id"]), threshold=chosen, tune_on=tune_on)
         else:
-            scored = pb.score_records(records, _scorer(model, path, backend, option), batch_size=batch_size)  # type: ignore[arg-type]
+            scored = pb.score_records(records, load_cli_scorer(model, path, backend, option), batch_size=batch_size)  # type: ignore[arg-type]
             _save_scores(save_scores, scored, lambda key: {"id": key})
             result = pb.evaluate(records, scored, threshold=chosen, tune_on=tune_on)
     except (FormatError, ValueError, KeyError) as err:
@@ -203,7 +192,7 @@ def prmbench(
             result = pm.evaluate(records, read_scores(scores, ["classification", "idx"]), threshold=threshold)
         else:
             result = pm.evaluate_scorer(
-                records, _scorer(model, path, backend, option), threshold=threshold, batch_size=batch_size  # type: ignore[arg-type]
+                records, load_cli_scorer(model, path, backend, option), threshold=threshold, batch_size=batch_size  # type: ignore[arg-type]
             )
             scored = result.pop("scores")
             meta = {r.problem.id: r.solution.meta for r in records}
@@ -319,7 +308,7 @@ def steps(
             step_scores: Any = read_scores(scores, ["id"])
         else:
             step_scores = score_items(
-                _scorer(model, path, backend, option),  # type: ignore[arg-type]
+                load_cli_scorer(model, path, backend, option),  # type: ignore[arg-type]
                 [(r.problem.question, r.solution.steps) for r in records],
                 batch_size=batch_size,
                 description="steps",

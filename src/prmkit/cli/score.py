@@ -23,7 +23,7 @@ from typing import Annotated, Any
 
 import typer
 
-from prmkit.cli._common import console, fail, parse_options
+from prmkit.cli._common import console, fail, load_cli_scorer
 
 NAME = "score"
 HELP = "Score the steps of solutions in a file with any registered PRM."
@@ -140,27 +140,16 @@ def run(
     """
     from prmkit._registry import UnknownNameError
     from prmkit.io._jsonl import FormatError, atomic_writer
-    from prmkit.models import load_scorer
 
     if batch_size < 1:
         fail(f"--batch-size must be >= 1, got {batch_size}")
     if not input.exists():
         fail(f"--input {input} does not exist")
-    options = parse_options(option)
-    if path is not None:
-        options["path"] = path
-    if backend is not None:
-        options["backend"] = backend
     try:
         rows = read_items(input, format)
     except (FormatError, UnknownNameError, ValueError) as err:
         fail(str(err))
-    try:
-        scorer = load_scorer(model, **options)
-    except UnknownNameError as err:
-        fail(str(err))
-    except TypeError as err:
-        fail(f"scorer {model!r} does not take these options {sorted(options)}: {err}")
+    scorer = load_cli_scorer(model, path, backend, option)
     console.print(f"scoring {len(rows)} solutions from {input} with {model}")
     scores = score_rows(scorer, rows, batch_size)
     with atomic_writer(output) as handle:

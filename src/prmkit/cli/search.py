@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from prmkit.cli._common import console, fail, parse_options
+from prmkit.cli._common import console, fail, load_cli_scorer, parse_options
 
 NAME = "search"
 HELP = "Test-time search (best-of-N, beam, DVTS, MCTS, early rejection) with a policy and a PRM."
@@ -37,7 +37,6 @@ def run(
 
     from prmkit.generation import load_generator
     from prmkit.io._jsonl import atomic_writer
-    from prmkit.models import load_scorer
     from prmkit.search import SEARCH_METHODS, SearchConfig, run_search
     from prmkit.search.report import plot_budget_curves, summarize
     from prmkit.tasks import load_task
@@ -50,10 +49,16 @@ def run(
         configs = {size: SearchConfig(**{**base, "n": size}) for size in n}
     except (TypeError, ValueError) as err:
         fail(f"bad --option: {err}")
-    the_task = load_task(task, **parse_options(task_option))
-    chosen = the_task.problems(split)[:problems]
-    generator = load_generator("transformers", model=_policy_path(policy))
-    scorer = load_scorer(prm_family, path=prm) if Path(prm).is_dir() else load_scorer(prm)
+    try:
+        the_task = load_task(task, **parse_options(task_option))
+        chosen = the_task.problems(split)[:problems]
+    except (KeyError, TypeError, ValueError) as err:
+        fail(f"task {task!r} (split {split!r}): {err}")
+    try:
+        generator = load_generator("transformers", model=_policy_path(policy))
+    except (OSError, ValueError) as err:
+        fail(f"could not load the policy {policy!r}: {err}")
+    scorer = load_cli_scorer(prm_family, prm, None, None) if Path(prm).is_dir() else load_cli_scorer(prm, None, None, None)
     records = []
     for name in method:
         for size, config in configs.items():
@@ -82,5 +87,11 @@ def _policy_path(policy: str) -> str:
     if policy == "demo":
         from importlib.resources import files
 
-        return str(files("prmkit") / "assets" / "arith_policy")
+        shipped = files("prmkit") / "assets" / "arith_policy"
+        if not shipped.is_dir():
+            fail(
+                f"no demo policy is shipped at {shipped}; train one with "
+                "`prmkit train policy --output-dir runs/arith_policy` and pass --policy runs/arith_policy"
+            )
+        return str(shipped)
     return policy

@@ -15,7 +15,7 @@ from typing import Annotated
 
 import typer
 
-from prmkit.cli._common import console, fail, parse_options
+from prmkit.cli._common import console, fail, load_cli_scorer
 
 NAME = "serve"
 HELP = "Serve a scorer over HTTP (POST /score, GET /health) with dynamic batching."
@@ -32,27 +32,14 @@ def run(
     option: Annotated[list[str], typer.Option(help="Scorer option as key=value (JSON values); repeatable.")] = [],  # noqa: B006
 ) -> None:
     """Load the scorer once, then answer POST /score until interrupted (Ctrl-C)."""
-    from prmkit._registry import UnknownNameError
-    from prmkit.models import load_scorer
-
     if max_batch_items < 1:
         fail(f"--max-batch-items must be >= 1, got {max_batch_items}")
     if max_wait_ms < 0:
         fail(f"--max-wait-ms must be >= 0, got {max_wait_ms}")
-    options = parse_options(option)
-    if path is not None:
-        options["path"] = path
-    if backend is not None:
-        options["backend"] = backend
     try:
         from prmkit.serve.app import run_server
     except ImportError as err:
         fail(f"prmkit serve needs FastAPI and uvicorn: pip install 'prmkit[serve]' ({err})")
-    try:
-        scorer = load_scorer(model, **options)
-    except UnknownNameError as err:
-        fail(str(err))
-    except TypeError as err:
-        fail(f"scorer {model!r} does not take these options {sorted(options)}: {err}")
+    scorer = load_cli_scorer(model, path, backend, option)
     console.print(f"serving {model} on http://{host}:{port} (POST /score, GET /health); Ctrl-C stops")
     run_server(scorer, name=model, host=host, port=port, max_batch_items=max_batch_items, max_wait_ms=max_wait_ms)

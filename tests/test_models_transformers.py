@@ -12,6 +12,7 @@ import pytest
 from prmkit.models import load_scorer
 from tests._tiny_models import (
     FAMILY_TOKENIZER,
+    QWEN_VOCAB,
     build_causal_lm,
     build_math_shepherd,
     build_orm,
@@ -297,3 +298,52 @@ def test_progress_bar_path_runs_on_many_items(ckpt):
     got = scorer.score(items)
     _assert_close(got[64:68], got[:4])  # same items, different batches
     assert [len(r) for r in got] == [len(s) for _, s in items]
+
+
+# ---------------------------------------------------------------- incremental prefix scoring
+def _beam_rounds(rounds: int, width: int, seed: int = 0):
+    """Beam-search-like workload: each round, every beam is extended by a new step (some beams fork)."""
+    import random
+
+    rng = random.Random(seed)
+    words = "so the total is seven plus three times two equals we get hence answer".split()
+    beams = [(f"Problem {b}: compute 3*7+2 and explain.", []) for b in range(width)]
+    for _ in range(rounds):
+        parents = [beams[rng.randrange(len(beams))] if rng.random() < 0.3 else beam for beam in beams]
+        beams = [(q, s + [" ".join(rng.choice(words) for _ in range(rng.randint(3, 14)))]) for q, s in parents]
+        yield beams
+
+
+@pytest.mark.parametrize("family", ["qwen2.5-math-prm", "math-shepherd", "skywork"])
+def test_prefix_cache_equals_full_rescoring(ckpt, family):
+    path = ckpt(family)
+    full = _load(family, path)
+    cached = _load(family, path, prefix_cache=True, max_batch_tokens=256)
+    for beams in _beam_rounds(rounds=4, width=5):
+        _assert_close(cached.score(beams), full.score(beams), tol=1e-4)
+    assert cached.tokens_run < 0.6 * full.tokens_run  # only new tokens were run
+    assert cached._cache.hits > 0
+
+
+def test_prefix_cache_survives_eviction_and_repeats(ckpt):
+    path = ckpt("token-cls")
+    full = _load("token-cls", path)
+    cached = _load("token-cls", path, prefix_cache=True, prefix_cache_tokens=150)  # evicts constantly
+    for beams in _beam_rounds(rounds=3, width=4, seed=1):
+        _assert_close(cached.score(beams), full.score(beams), tol=1e-4)
+        _assert_close(cached.score(beams[:2]), full.score(beams[:2]), tol=1e-4)  # identical items again
+    assert cached._cache._stored_tokens <= 150 or len(cached._cache) == 1
+
+
+def test_prefix_cache_rejects_bidirectional_body(tmp_path):
+    from transformers import BertConfig, BertForTokenClassification
+
+    torch.manual_seed(0)
+    config = BertConfig(vocab_size=QWEN_VOCAB, hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
+                        intermediate_size=32, max_position_embeddings=512, num_labels=2)  # fmt: skip
+    path = str(tmp_path / "bert")
+    BertForTokenClassification(config).save_pretrained(path)
+    scorer = load_scorer("token-cls", path=path, tokenizer=tokenizer("qwen"))  # fine without the cache
+    assert len(scorer.score(ITEMS[:1])[0]) == 2
+    with pytest.raises(ValueError, match="needs a causal"):
+        load_scorer("token-cls", path=path, tokenizer=tokenizer("qwen"), prefix_cache=True)

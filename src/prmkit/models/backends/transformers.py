@@ -50,7 +50,7 @@ class TransformersScorer:
             ``"keep_last_steps"`` drops the oldest steps until it fits and returns None for them.
         progress: show a progress bar when scoring more than 64 items.
         prefix_cache: reuse key/value caches of recently scored token prefixes (beam search, MCTS).
-        prefix_cache_size: how many prefixes the LRU cache keeps.
+        prefix_cache_tokens: how many tokens of scored items the LRU prefix cache keeps (memory bound).
         step_separator: token-cls / orm only: override the checkpoint's ``config.step_separator``.
 
     Raises:
@@ -70,7 +70,7 @@ class TransformersScorer:
         truncation: Truncation = "error",
         progress: bool = True,
         prefix_cache: bool = False,
-        prefix_cache_size: int = 256,
+        prefix_cache_tokens: int = 65536,
         step_separator: str | None = None,
     ) -> None:
         from prmkit.models.backends._loading import load_prm, resolve_device, resolve_dtype
@@ -95,7 +95,8 @@ class TransformersScorer:
         if prefix_cache:
             from prmkit.models.backends._prefix_cache import PrefixCache
 
-            self._cache = PrefixCache(self._prm, capacity=prefix_cache_size)
+            self._cache = PrefixCache(self._prm, capacity_tokens=prefix_cache_tokens, max_batch_tokens=max_batch_tokens)
+            self._cache.check_causal()
 
     # ------------------------------------------------------------------ encoding
     def encode(self, question: str, steps: Sequence[str]) -> Any:

@@ -144,3 +144,13 @@ def test_real_gsm8k_file_with_oracle_like_scores(tmp_path):
     result = evaluate(records, scores)
     assert result["subsets"]["gsm8k"]["f1"] == 100.0
     assert result["subsets"]["gsm8k"]["num_error"] + result["subsets"]["gsm8k"]["num_correct"] == 400
+
+
+def test_a_scorer_returning_the_wrong_number_of_step_scores_is_named():
+    class Short:
+        def score(self, items):
+            return [list(steps)[:-1] and [0.9] * (len(steps) - 1) for _, steps in items]
+
+    records = [_record("gsm8k-0", 1), _record("gsm8k-1", -1)]
+    with pytest.raises(ValueError, match=r"returned 2 scores for 'gsm8k-0' with 3 steps"):
+        evaluate_scorer(records, Short(), progress=False)

@@ -100,29 +100,6 @@ def read_items(path: Path, fmt: str) -> list[dict[str, Any]]:
     return rows
 
 
-def score_rows(scorer: Any, rows: list[dict[str, Any]], batch_size: int) -> list[list[float | None]]:
-    """Score rows in batches with a progress bar; checks the scorer returned one score per step."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-    out: list[list[float | None]] = []
-    columns = (TextColumn("scoring"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
-    with Progress(*columns, console=console, transient=True) as bar:
-        task = bar.add_task("scoring", total=len(rows))
-        for start in range(0, len(rows), batch_size):
-            batch = rows[start : start + batch_size]
-            scores = scorer.score([(row["question"], row["steps"]) for row in batch])
-            if len(scores) != len(batch):
-                raise ValueError(f"the scorer returned {len(scores)} results for a batch of {len(batch)} solutions")
-            for row, row_scores in zip(batch, scores):
-                if len(row_scores) != len(row["steps"]):
-                    raise ValueError(
-                        f"the scorer returned {len(row_scores)} scores for {row['id']!r} with {len(row['steps'])} steps"
-                    )
-                out.append([None if s is None else float(s) for s in row_scores])
-            bar.advance(task, len(batch))
-    return out
-
-
 def run(
     model: Annotated[str, typer.Option(help="Registered scorer name (qwen2.5-math-prm, token-cls, judge, http, dummy, ...).")],
     input: Annotated[Path, typer.Option("--input", help="Solutions to score (see --format).")],  # noqa: A002
@@ -151,7 +128,13 @@ def run(
         fail(str(err))
     scorer = load_cli_scorer(model, path, backend, option)
     console.print(f"scoring {len(rows)} solutions from {input} with {model}")
-    scores = score_rows(scorer, rows, batch_size)
+    from prmkit.evaluate._scoring import score_items
+
+    try:
+        scores = score_items(scorer, [(row["question"], row["steps"]) for row in rows], batch_size,
+                             description="scoring", ids=[row["id"] for row in rows])
+    except ValueError as err:
+        fail(str(err))
     with atomic_writer(output) as handle:
         for row, row_scores in zip(rows, scores):
             record = {"id": row["id"], **{k: row[k] for k in _KEY_FIELDS if k in row}, "scores": row_scores}

@@ -8,8 +8,9 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from prmkit.io._jsonl import FormatError, read_jsonl, require
+from prmkit.types import LabelledSolution
 
-__all__ = ["score_items", "read_scores", "check_scores"]
+__all__ = ["score_items", "score_labelled", "read_scores", "check_scores"]
 
 
 def score_items(
@@ -18,36 +19,61 @@ def score_items(
     batch_size: int = 32,
     description: str = "scoring",
     progress: bool = True,
+    ids: Sequence[str] | None = None,
 ) -> list[list[float | None]]:
     """Score ``(question, steps)`` items with ``scorer`` in batches of ``batch_size``, showing a progress bar.
+
+    Args:
+        scorer: any :class:`~prmkit.models.Scorer`.
+        items: the solutions to score.
+        batch_size: items per ``scorer.score`` call.
+        description: label of the progress bar (drawn on stderr, removed when done).
+        progress: draw the progress bar.
+        ids: names of the items for error messages (default: their index).
 
     Returns:
         One list of step scores per item, in input order.
 
     Raises:
         ValueError: ``batch_size < 1``, or the scorer returned the wrong number of items or steps
-            (the message names the item index).
+            (the message names the item).
     """
-    from rich.progress import Progress
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     out: list[list[float | None]] = []
-    with Progress(transient=True, disable=not progress) as bar:
+    columns = (TextColumn(description), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=Console(stderr=True), transient=True, disable=not progress) as bar:
         task = bar.add_task(description, total=len(items))
         for start in range(0, len(items), batch_size):
             batch = items[start : start + batch_size]
             scores = scorer.score(batch)
             if len(scores) != len(batch):
-                raise ValueError(f"scorer returned {len(scores)} results for a batch of {len(batch)} items")
+                raise ValueError(f"the scorer returned {len(scores)} results for a batch of {len(batch)} solutions")
             for offset, ((_, steps), row) in enumerate(zip(batch, scores)):
                 if len(row) != len(steps):
-                    raise ValueError(
-                        f"scorer returned {len(row)} scores for item {start + offset} with {len(steps)} steps"
-                    )
+                    name = repr(ids[start + offset]) if ids is not None else f"item {start + offset}"
+                    raise ValueError(f"the scorer returned {len(row)} scores for {name} with {len(steps)} steps")
                 out.append([None if s is None else float(s) for s in row])
             bar.advance(task, len(batch))
     return out
+
+
+def score_labelled(
+    items: Sequence[LabelledSolution], scorer: Any, batch_size: int, description: str, progress: bool
+) -> dict[str, list[float | None]]:
+    """Score labelled benchmark records with :func:`score_items`: ``{problem.id: step scores}``."""
+    rows = score_items(
+        scorer,
+        [(item.problem.question, item.solution.steps) for item in items],
+        batch_size=batch_size,
+        description=description,
+        progress=progress,
+        ids=[item.problem.id for item in items],
+    )
+    return {item.problem.id: row for item, row in zip(items, rows)}
 
 
 def read_scores(path: str | os.PathLike[str], key_fields: Sequence[str]) -> dict[str, list[float | None]]:

@@ -42,7 +42,7 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from prmkit.evaluate._scoring import check_scores, score_items
+from prmkit.evaluate._scoring import check_scores, score_labelled
 from prmkit.io.prmbench import CORRECT_CLASSIFICATION, prmbench_record
 from prmkit.types import LabelledSolution
 
@@ -169,14 +169,7 @@ def evaluate_scorer(
     The result also holds ``"scores"`` ({key: step scores}).
     """
     items = _as_labelled(records)
-    rows = score_items(
-        scorer,
-        [(item.problem.question, item.solution.steps) for item in items],
-        batch_size=batch_size,
-        description="PRMBench",
-        progress=progress,
-    )
-    scores = {item.problem.id: row for item, row in zip(items, rows)}
+    scores = score_labelled(items, scorer, batch_size, "PRMBench", progress)
     result = evaluate(items, scores, threshold=threshold)
     result["scores"] = scores
     return result

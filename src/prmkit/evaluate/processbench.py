@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from prmkit.evaluate._scoring import check_scores, score_items
+from prmkit.evaluate._scoring import check_scores, score_labelled
 from prmkit.io.processbench import processbench_record, subset_of
 from prmkit.metrics import first_error_prediction, processbench_f1
 from prmkit.types import LabelledSolution
@@ -187,15 +187,7 @@ def score_records(
     progress: bool = True,
 ) -> dict[str, list[float | None]]:
     """Score every record's steps with ``scorer`` (batched, with a progress bar): ``{id: scores}``."""
-    items = _as_labelled(records)
-    rows = score_items(
-        scorer,
-        [(item.problem.question, item.solution.steps) for item in items],
-        batch_size=batch_size,
-        description="ProcessBench",
-        progress=progress,
-    )
-    return {item.problem.id: row for item, row in zip(items, rows)}
+    return score_labelled(_as_labelled(records), scorer, batch_size, "ProcessBench", progress)
 
 
 def evaluate_scorer(

@@ -154,3 +154,17 @@ def test_a_scorer_returning_the_wrong_number_of_step_scores_is_named():
     records = [_record("gsm8k-0", 1), _record("gsm8k-1", -1)]
     with pytest.raises(ValueError, match=r"returned 2 scores for 'gsm8k-0' with 3 steps"):
         evaluate_scorer(records, Short(), progress=False)
+
+
+def test_nan_scores_are_refused_naming_record_and_step():
+    """NaN < threshold is False: a NaN would silently read as 'no error here'."""
+    records = [_record("gsm8k-0", 1), _record("gsm8k-1", -1)]
+    with pytest.raises(ValueError, match=r"NaN for step 1 of ProcessBench record 'gsm8k-1'"):
+        evaluate(records, {"gsm8k-0": [0.9, 0.1, 0.1], "gsm8k-1": [0.9, float("nan"), 0.9]})
+
+    class NaNScorer:
+        def score(self, items):
+            return [[float("nan")] * len(steps) for _, steps in items]
+
+    with pytest.raises(ValueError, match=r"the scorer returned NaN for step 0 of 'gsm8k-0'"):
+        evaluate_scorer(records, NaNScorer(), progress=False)

@@ -53,11 +53,20 @@ def score_items(
             if len(scores) != len(batch):
                 raise ValueError(f"the scorer returned {len(scores)} results for a batch of {len(batch)} solutions")
             for offset, ((_, steps), row) in enumerate(zip(batch, scores)):
+                name = repr(ids[start + offset]) if ids is not None else f"item {start + offset}"
                 if len(row) != len(steps):
-                    name = repr(ids[start + offset]) if ids is not None else f"item {start + offset}"
                     raise ValueError(f"the scorer returned {len(row)} scores for {name} with {len(steps)} steps")
-                out.append([None if s is None else float(s) for s in row])
+                out.append(_as_scores(row, name, "the scorer returned"))
             bar.advance(task, len(batch))
+    return out
+
+
+def _as_scores(row: Sequence[float | None], name: str, source: str) -> list[float | None]:
+    """``row`` as floats (``None`` kept); NaN is refused — it would silently count as "not below any threshold"."""
+    out = [None if s is None else float(s) for s in row]
+    for step, value in enumerate(out):
+        if value is not None and math.isnan(value):
+            raise ValueError(f"{source} NaN for step {step} of {name}; use None (null) for a step without a score")
     return out
 
 
@@ -126,5 +135,5 @@ def check_scores(
     for key, count, row in zip(keys, step_counts, aligned):
         if len(row) != count:
             raise ValueError(f"{what} {key!r} has {count} steps but {len(row)} scores; pass one score per step")
-        out.append([None if s is None else float(s) for s in row])
+        out.append(_as_scores(row, f"{what} {key!r}", "scores hold"))
     return out

@@ -125,7 +125,9 @@ class JudgeScorer:
             (``"transformers"``, ``"openai"``) built with ``generator_options``.
         k: critiques per solution; the verdict is their majority vote.
         temperature: sampling temperature; default 0.0 (greedy) for ``k=1`` and 1.0 for ``k>1``,
-            as in the reference script.
+            the reference script's temperatures. Its voting run also sets ``top_p=0.9`` (0.8 and
+            ``top_k=20`` for Qwen2.5-Math), which the :class:`~prmkit.generation.Generator`
+            protocol does not carry: configure those on the generator itself to match it.
         max_new_tokens: critique length limit (reference: 8192).
         seed: sampling seed (reference: 42).
         chat: send the prompt as one user message through a chat template (the reference does);

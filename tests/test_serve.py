@@ -111,6 +111,40 @@ def test_scorer_returning_wrong_shape_is_a_500_naming_the_problem():
     assert "returned 1 scores for an item with 2 steps" in response.json()["error"]["message"]
 
 
+def test_one_failing_request_does_not_fail_the_others_batched_with_it():
+    class Picky:
+        def __init__(self):
+            self.calls = 0
+
+        def score(self, items):
+            self.calls += 1
+            if any("boom" in q for q, _ in items):
+                raise ValueError("input too long")
+            return [[0.25] * len(s) for _, s in items]
+
+    scorer = Picky()
+    app = create_app(scorer, max_wait_ms=200)
+    bodies = [{"items": [{"question": q, "steps": ["a", "b"]}]} for q in ("ok 1", "boom 2", "ok 3")]
+    responses = asyncio.run(_post_concurrently(app, bodies))
+    assert [r.status_code for r in responses] == [200, 500, 200]
+    assert responses[0].json() == {"scores": [[0.25, 0.25]]} and responses[2].json() == {"scores": [[0.25, 0.25]]}
+    assert responses[1].json()["error"]["message"] == "input too long"
+    assert scorer.calls == 4  # one merged call that failed, then each request alone
+
+
+def test_nan_from_the_scorer_is_a_structured_500():
+    from fastapi.testclient import TestClient
+
+    class NaN:
+        def score(self, items):
+            return [[float("nan")] * len(s) for _, s in items]
+
+    with TestClient(create_app(NaN(), name="nan")) as client:
+        response = client.post("/score", json={"items": [{"question": "q", "steps": ["a"]}]})
+    assert response.status_code == 500
+    assert "non-finite score" in response.json()["error"]["message"]
+
+
 def test_service_rejects_bad_settings():
     with pytest.raises(ValueError, match="max_batch_items"):
         ScoringService(load_scorer("dummy"), max_batch_items=0)

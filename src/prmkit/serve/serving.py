@@ -1,7 +1,9 @@
 """The scoring logic behind ``prmkit serve``: validation and dynamic batching.
 
 Requests that arrive within ``max_wait_ms`` of each other are merged into one ``scorer.score`` call
-(up to ``max_batch_items`` items), and each request gets its own slice of the results back. The
+(up to ``max_batch_items`` items), and each request gets its own slice of the results back. When a
+merged call fails, each request is scored again on its own, so one bad request (say, a too-long
+solution) fails alone instead of failing every client that happened to share its batch. The
 scorer runs in a worker thread, one call at a time, so a scorer need not be thread-safe and the
 event loop keeps accepting requests while a batch is being scored.
 """
@@ -9,6 +11,7 @@ event loop keeps accepting requests while a batch is being scored.
 from __future__ import annotations
 
 import asyncio
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -139,10 +142,22 @@ class ScoringService:
             flat = [item for pending in batch for item in pending.items]
             try:
                 scores = await asyncio.to_thread(self._score_chunks, flat)
-            except Exception as err:  # every request in the batch gets the scorer's error
+            except Exception as err:
+                if len(batch) == 1:
+                    if not batch[0].future.done():
+                        batch[0].future.set_exception(err)
+                    continue
+                # one request may have broken the merged call: score each alone so only it fails
                 for pending in batch:
-                    if not pending.future.done():
-                        pending.future.set_exception(err)
+                    try:
+                        alone = await asyncio.to_thread(self._score_chunks, pending.items)
+                    except Exception as own_err:
+                        if not pending.future.done():
+                            pending.future.set_exception(own_err)
+                    else:
+                        if not pending.future.done():
+                            pending.future.set_result(alone)
+                self.requests += len(batch)
                 continue
             start = 0
             for pending in batch:
@@ -166,6 +181,13 @@ class ScoringService:
                         f"scorer {self.name!r} returned {len(item_scores)} scores for an item with {len(steps)} steps "
                         f"(batch position {start + k})"
                     )
-            scores.extend([None if s is None else float(s) for s in item_scores] for item_scores in out)
+            for k, item_scores in enumerate(out):
+                row = [None if s is None else float(s) for s in item_scores]
+                if any(s is not None and not math.isfinite(s) for s in row):
+                    raise ScorerOutputError(
+                        f"scorer {self.name!r} returned a non-finite score {row} (batch position {start + k}); "
+                        "scores must be numbers in [0, 1] or null"
+                    )
+                scores.append(row)
         return scores
 

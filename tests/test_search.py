@@ -137,6 +137,8 @@ def test_works_with_registered_dummy_scorer():
 def test_invalid_config_lists_all_errors():
     with pytest.raises(ValueError, match="n must be >= 1.*selection"):
         SearchConfig(n=0, selection="nope")
+    with pytest.raises(ValueError, match="prefix_tokens must be >= 1.*temperature must be >= 0"):
+        SearchConfig(prefix_tokens=0, temperature=-0.1)
 
 
 def test_summarize_splits_run_budget_over_problems_and_plots(tmp_path):

@@ -53,8 +53,12 @@ class SearchConfig:
         errors = []
         if self.n < 1:
             errors.append(f"n must be >= 1 (got {self.n})")
-        if self.beam_width < 1:
-            errors.append(f"beam_width must be >= 1 (got {self.beam_width})")
+        for name in ("beam_width", "max_steps", "max_step_tokens", "max_new_tokens", "prefix_tokens"):
+            if getattr(self, name) < 1:
+                errors.append(f"{name} must be >= 1 (got {getattr(self, name)})")
+        for name in ("temperature", "lookahead", "c_puct"):
+            if getattr(self, name) < 0:
+                errors.append(f"{name} must be >= 0 (got {getattr(self, name)})")
         if self.aggregation not in AGGREGATIONS:
             errors.append(f"aggregation {self.aggregation!r} is not one of {AGGREGATIONS}")
         if self.selection not in SELECTIONS:

@@ -42,3 +42,12 @@ def test_keys_and_errors():
     with pytest.raises(ValueError, match="share a key"):
         evaluate([_item("p", [1.0], -1), _item("p", [0.0], 0)], {"p": [0.9]})
     assert math.isnan(evaluate([_item("p", [1.0], -1)], [[0.9]])["auroc"])  # one class only
+
+
+def test_labels_not_one_per_step_are_refused_not_misaligned():
+    """A short labels list would shift every later solution's labels against its scores."""
+    bad = LabelledSolution(Problem("a", "q"), Solution("a", ["s0", "s1"]), StepLabels([1.0], first_error=-1))
+    with pytest.raises(ValueError, match="'a' has 2 steps but 1 labels"):
+        evaluate([bad, _item("b", [0.0], 0)], {"a": [0.9, 0.9], "b": [0.1]})
+    with pytest.raises(ValueError, match="1 entries for 2 steps"):
+        LabelledSolution.from_dict(bad.to_dict())

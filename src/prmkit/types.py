@@ -126,12 +126,24 @@ class LabelledSolution:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> LabelledSolution:
+        """Inverse of :meth:`to_dict`.
+
+        Raises:
+            ValueError: unknown fields, or labels whose count differs from the step count (every
+                step needs exactly one label, ``null`` when unknown).
+        """
         labels = data.get("labels")
-        return cls(
+        record = cls(
             problem=Problem.from_dict(data["problem"]),
             solution=Solution.from_dict(data["solution"]),
             labels=None if labels is None else StepLabels.from_dict(labels),
         )
+        if record.labels is not None and len(record.labels.labels) != len(record.solution.steps):
+            raise ValueError(
+                f"problem {record.problem.id!r}: labels.labels has {len(record.labels.labels)} entries for "
+                f"{len(record.solution.steps)} steps; give one label per step (null when unknown)"
+            )
+        return record
 
 
 def first_error_from_labels(labels: list[float | None], threshold: float = 0.5) -> int | None:

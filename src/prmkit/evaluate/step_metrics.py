@@ -57,6 +57,11 @@ def evaluate(
     for item in records:
         if item.labels is None:
             raise ValueError(f"record {record_key(item)!r} has no step labels")
+        if len(item.labels.labels) != len(item.solution.steps):
+            raise ValueError(
+                f"record {record_key(item)!r} has {len(item.solution.steps)} steps but {len(item.labels.labels)} "
+                "labels; give one label per step (None when unknown)"
+            )
         keys.append(record_key(item))
     if isinstance(scores, Mapping) and len(set(keys)) != len(keys):
         raise ValueError(

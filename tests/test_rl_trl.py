@@ -67,3 +67,29 @@ def test_stepwise_rows_match_trl_format():
     assert stepwise_rows([_record([0.75, 0.25])], threshold=0.8)[0]["labels"] == [False, False]
     with pytest.raises(ValueError, match="record 0 \\(problem 'p1'\\): step 1 has no label"):
         stepwise_rows([_record([1.0, None])])
+
+
+@pytest.mark.slow  # needs `trl` (+ `datasets`), not a prmkit dependency; about 20 s on CPU
+def test_grpo_trainer_calls_the_reward_function(tmp_path):
+    trl = pytest.importorskip("trl")
+    datasets = pytest.importorskip("datasets")
+    from transformers import GPT2Config, GPT2LMHeadModel
+
+    from prmkit.train.tokenizer import build_char_tokenizer
+
+    tokenizer = build_char_tokenizer()
+    model = GPT2LMHeadModel(GPT2Config(vocab_size=len(tokenizer), n_positions=64, n_embd=16, n_layer=1, n_head=2,
+                                       bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
+                                       pad_token_id=tokenizer.pad_token_id))
+    scorer = KeywordScorer()
+    reward = prm_reward(scorer, "min", separator="\n", question_key="question")
+    data = datasets.Dataset.from_list([{"prompt": "Q 1 +2\n", "question": "Q 1 +2"}] * 4)
+    config = trl.GRPOConfig(output_dir=str(tmp_path), per_device_train_batch_size=4, num_generations=4,
+                            max_completion_length=12, max_steps=1, report_to=[], use_cpu=True, logging_steps=1,
+                            save_strategy="no")
+    trainer = trl.GRPOTrainer(model=model, reward_funcs=[reward], args=config, train_dataset=data,
+                              processing_class=tokenizer)
+    trainer.train()
+    assert scorer.batches and all(question == "Q 1 +2" for batch in scorer.batches for question, _ in batch)
+    logged = {k for entry in trainer.state.log_history for k in entry}
+    assert "rewards/prm_min/mean" in logged

@@ -22,7 +22,11 @@ HELP = (
     + ", ".join(name for name, fmt in FORMATS.items() if fmt.writer)
     + "; read only: "
     + ", ".join(name for name, fmt in FORMATS.items() if not fmt.writer)
-    + "."
+    + ".\n\n"
+    + "Examples:\n\n"
+    + "    prmkit convert --from math-shepherd --to trl math_shepherd.jsonl trl.jsonl\n\n"
+    + "    prmkit convert --from prm800k --to trl --neutral 0.0 phase2_train.jsonl prm800k_trl.jsonl\n\n"
+    + "    prmkit convert --from processbench --to prmkit gsm8k.json gsm8k.jsonl"
 )
 
 

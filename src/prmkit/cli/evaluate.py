@@ -114,7 +114,13 @@ def processbench(
 ) -> None:
     """ProcessBench: earliest-error accuracy on erroneous/correct samples and their F1, per subset.
 
-    Scores lines: {"id": "<record id>", "scores": [float per step]}.
+    Scores lines: {"id": "<record id>", "scores": \\[float per step]}.
+
+    Examples:
+
+        prmkit eval processbench --data gsm8k.json --data math.json --scores scores.jsonl --threshold auto --output pb.json
+
+        prmkit eval processbench --data processbench/ --model qwen2.5-math-prm --path Qwen/Qwen2.5-Math-PRM-7B --output pb.json --save-scores pb_scores.jsonl
     """
     from prmkit.evaluate import processbench as pb
     from prmkit.evaluate._report import fmt, print_table
@@ -176,7 +182,13 @@ def prmbench(
 ) -> None:
     """PRMBench: PRMScore = (F1 + negative F1) / 2 over steps, per error category and overall.
 
-    Scores lines: {"idx": "<idx>", "classification": "<classification>", "scores": [float per step]}.
+    Scores lines: {"idx": "<idx>", "classification": "<classification>", "scores": \\[float per step]}.
+
+    Examples:
+
+        prmkit eval prmbench --data prmbench/ --scores prm_scores.jsonl --output prmbench.json
+
+        prmkit eval prmbench --data prmbench/ --model dummy --option value=0.7 --include-correct --output prmbench.json
     """
     from prmkit.evaluate import prmbench as pm
     from prmkit.evaluate._report import print_table
@@ -222,8 +234,14 @@ def bon(
 ) -> None:
     """Best-of-N: pass@k, majority@k, best-of-k and weighted vote@k from scored candidates.
 
-    Input lines: {"problem_id": str, "candidates": [{"answer": str|null, "correct": bool,
-    "scores": [float per step], "num_tokens": int (optional)}]}.
+    Input lines: {"problem_id": str, "candidates": \\[{"answer": str|null, "correct": bool,
+    "scores": \\[float per step], "num_tokens": int (optional)}]}.
+
+    Examples:
+
+        prmkit eval bon --data search_results.jsonl --output bon.json --plot
+
+        prmkit eval bon --data bon.jsonl --ks 1,4,16 --aggregation min --aggregation last --output bon.json
     """
     from prmkit.evaluate import bon as bn
     from prmkit.evaluate._report import print_table
@@ -277,7 +295,13 @@ def steps(
 ) -> None:
     """Step metrics (AUROC, F1, negative F1, ECE, first-error accuracy) on any step-labelled set.
 
-    Scores lines: {"id": "<solution.meta['id'] or problem.id>", "scores": [float per step]}.
+    Scores lines: {"id": "<solution.meta['id'] or problem.id>", "scores": \\[float per step]}.
+
+    Examples:
+
+        prmkit eval steps --data labelled.jsonl --scores scores.jsonl --output steps.json
+
+        prmkit eval steps --data gsm8k.json --format processbench --model dummy --output steps.json
     """
     from prmkit.evaluate import step_metrics as sm
     from prmkit.evaluate._report import print_table

@@ -26,7 +26,16 @@ import typer
 from prmkit.cli._common import console, fail, load_cli_scorer
 
 NAME = "score"
-HELP = "Score the steps of solutions in a file with any registered PRM."
+HELP = (
+    "Score the steps of solutions in a file with any registered PRM.\n\n"
+    "Writes one {id, scores} JSON line per solution (the file `prmkit eval ... --scores` reads); the output "
+    "appears only once every solution is scored.\n\n"
+    "Examples:\n\n"
+    "    prmkit score --model dummy --input steps.jsonl --output scores.jsonl --option value=0.7\n\n"
+    "    prmkit score --model qwen2.5-math-prm --path Qwen/Qwen2.5-Math-PRM-7B --input gsm8k.json "
+    "--format processbench --output scores.jsonl --batch-size 8\n\n"
+    "    prmkit score --model http --option url=http://127.0.0.1:8000 --input steps.jsonl --output scores.jsonl"
+)
 
 _KEY_FIELDS = ("idx", "classification")
 

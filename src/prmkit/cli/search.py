@@ -11,7 +11,15 @@ import typer
 from prmkit.cli._common import console, fail, load_cli_scorer, parse_options
 
 NAME = "search"
-HELP = "Test-time search (best-of-N, beam, DVTS, MCTS, early rejection) with a policy and a PRM."
+HELP = (
+    "Test-time search (best-of-N, beam, DVTS, MCTS, early rejection) with a policy and a PRM.\n\n"
+    "Prints accuracy vs compute per method and N, and writes one SearchResult JSON line per problem "
+    "(the input of `prmkit eval bon`).\n\n"
+    "Examples:\n\n"
+    "    prmkit search --policy runs/arith_policy --prm arith-oracle --method best_of_n --method beam --n 4 --n 16\n\n"
+    "    prmkit search --policy runs/arith_policy --prm runs/prm --prm-family token-cls --method mcts "
+    "--option c_puct=1.5 --out mcts.jsonl --plot"
+)
 
 
 def run(

@@ -18,7 +18,14 @@ import typer
 from prmkit.cli._common import console, fail, load_cli_scorer
 
 NAME = "serve"
-HELP = "Serve a scorer over HTTP (POST /score, GET /health) with dynamic batching."
+HELP = (
+    "Serve a scorer over HTTP (POST /score, GET /health) with dynamic batching.\n\n"
+    "Examples:\n\n"
+    "    prmkit serve --model dummy --option value=0.7\n\n"
+    "    prmkit serve --model qwen2.5-math-prm --path Qwen/Qwen2.5-Math-PRM-7B --port 8000 --max-batch-items 32\n\n"
+    "Clients: load_scorer(\"http\", url=\"http://127.0.0.1:8000\"), or "
+    "curl -d '{\"items\": \\[{\"question\": \"1+1?\", \"steps\": \\[\"1+1=2\"]}]}' http://127.0.0.1:8000/score"
+)
 
 
 def run(

@@ -47,6 +47,19 @@ def test_pass_at_k_estimator_equals_exhaustive_subset_average():
         pass_at_k(3, 4, 1)
 
 
+def test_pass_at_k_matches_the_papers_numerically_stable_estimator():
+    """Chen et al. (2021), Fig. 3: 1 - prod(1 - k / arange(n - c + 1, n + 1)), or 1.0 when n - c < k."""
+    import numpy as np
+
+    def chen(n, c, k):
+        return 1.0 if n - c < k else 1.0 - float(np.prod(1.0 - k / np.arange(n - c + 1, n + 1)))
+
+    for n in (1, 5, 16, 100, 200):
+        for c in sorted({0, 1, n // 3, n - 1, n} - {-1}):
+            for k in sorted({1, 2, n // 2, n} - {0}):
+                assert pass_at_k(n, c, k) == pytest.approx(chen(n, c, k), abs=1e-12)
+
+
 def test_golden_tiny_case_all_selection_rules():
     result = evaluate([TINY], ks=[1, 2, 3, 4], aggregations=["min"])
     assert result["pass@k"] == pytest.approx({"1": 50.0, "2": 100 * 5 / 6, "3": 100.0, "4": 100.0})

@@ -7,6 +7,8 @@ from typing import Any
 import typer
 from rich.console import Console
 
+__all__ = ["console", "fail", "load_cli_scorer", "not_built", "parse_options"]
+
 console = Console(stderr=True)
 
 

@@ -16,6 +16,8 @@ import typer
 from prmkit.cli._common import fail
 from prmkit.io.convert import FORMATS
 
+__all__ = ["NAME", "HELP", "run"]
+
 NAME = "convert"
 HELP = (
     "Convert between step-labelled dataset formats. Read and write: "

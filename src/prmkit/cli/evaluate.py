@@ -23,6 +23,8 @@ import typer
 
 from prmkit.cli._common import console, fail, load_cli_scorer, parse_options
 
+__all__ = ["app"]
+
 app = typer.Typer(help="Evaluate PRMs: ProcessBench, PRMBench, best-of-N, step metrics.", no_args_is_help=True)
 
 DataOpt = Annotated[

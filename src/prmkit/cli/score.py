@@ -25,6 +25,8 @@ import typer
 
 from prmkit.cli._common import console, fail, load_cli_scorer
 
+__all__ = ["NAME", "HELP", "run", "read_items"]
+
 NAME = "score"
 HELP = (
     "Score the steps of solutions in a file with any registered PRM.\n\n"

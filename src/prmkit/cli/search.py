@@ -10,6 +10,8 @@ import typer
 
 from prmkit.cli._common import console, fail, load_cli_scorer, parse_options
 
+__all__ = ["NAME", "HELP", "run"]
+
 NAME = "search"
 HELP = (
     "Test-time search (best-of-N, beam, DVTS, MCTS, early rejection) with a policy and a PRM.\n\n"

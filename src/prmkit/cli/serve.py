@@ -17,6 +17,8 @@ import typer
 
 from prmkit.cli._common import console, fail, load_cli_scorer
 
+__all__ = ["NAME", "HELP", "run"]
+
 NAME = "serve"
 HELP = (
     "Serve a scorer over HTTP (POST /score, GET /health) with dynamic batching.\n\n"

@@ -32,7 +32,8 @@ def test_step_metrics_hand_case():
     # a: predicted 1 == 1 (hit); b: predicted 1 != -1 (miss)
     assert out["first_error_acc"] == 0.5 and out["num_first_error"] == 2
     assert out["num_steps"] == 6 and out["num_solutions"] == 3
-    assert 0.0 <= out["ece"] <= 1.0
+    # 10 bins, one pair each: |1-.9| + |0-.2| + |1-.8| + |1-.4| + |1-.6| + |0-.7| = 2.2 over 6 pairs
+    assert out["ece"] == pytest.approx(2.2 / 6)
 
 
 def test_keys_and_errors():

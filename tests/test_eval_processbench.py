@@ -62,6 +62,8 @@ def test_missing_or_mis_sized_scores_name_the_id():
         evaluate(records, {"gsm8k-0": [0.1, 0.2, 0.3], "gsm8k-1": [0.5, 0.5]})
     with pytest.raises(ValueError, match="'auto'"):
         evaluate(records, {"gsm8k-0": [0.1] * 3, "gsm8k-1": [0.1] * 3}, threshold="best")
+    with pytest.raises(ValueError, match=r"\['gsm8k-0'\] occur more than once"):
+        evaluate(records + records[:1], {"gsm8k-0": [0.1] * 3, "gsm8k-1": [0.1] * 3})
 
 
 def _brute_force_best(gold, scores, grid):

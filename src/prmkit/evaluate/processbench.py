@@ -138,11 +138,17 @@ def evaluate(
 
     Raises:
         ValueError: a record has no scores or a different number of scores than steps (names
-            the id), ``threshold`` is neither a number nor ``"auto"``, or ``"auto"`` finds no
+            the id), an id occurs twice, ``threshold`` is neither a number nor ``"auto"``, or ``"auto"`` finds no
             ``tune_on`` subset.
     """
     items = _as_labelled(records)
     keys = [item.problem.id for item in items]
+    repeated = sorted({key for key in keys if keys.count(key) > 1}) if len(set(keys)) != len(keys) else []
+    if repeated:
+        raise ValueError(
+            f"ProcessBench record id(s) {repeated[:5]} occur more than once (the same file given twice?); "
+            "each sample must be counted once"
+        )
     aligned = check_scores(keys, [len(item.solution.steps) for item in items], scores, what="ProcessBench record")
     groups: dict[str, list[int]] = {}
     for i, item in enumerate(items):

@@ -18,6 +18,8 @@ def run(method, problems=None, p=0.3, **cfg):
 def test_answer_key_equivalence():
     assert answer_key(" 1,000. ") == answer_key("1000") == answer_key("1000.0")
     assert answer_key("x+1") == "x+1" and answer_key(None) is None
+    # a comma that is not a thousands separator is part of the answer: two roots are not a number
+    assert answer_key("2,3") != answer_key("23") and answer_key("1,00") != answer_key("100")
 
 
 def test_select_rules():

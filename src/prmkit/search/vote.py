@@ -11,6 +11,7 @@ a trailing period and thousands separators are ignored, and numbers compare by v
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 from prmkit.models.aggregate import aggregate
@@ -18,6 +19,7 @@ from prmkit.models.aggregate import aggregate
 __all__ = ["SELECTIONS", "answer_key", "select"]
 
 SELECTIONS = ("best", "majority", "weighted")
+_THOUSANDS = re.compile(r"[-+]?\d{1,3}(?:,\d{3})+(?:\.\d+)?")
 
 
 def answer_key(answer: str | None) -> str | None:
@@ -25,7 +27,8 @@ def answer_key(answer: str | None) -> str | None:
     if answer is None:
         return None
     text = answer.strip().strip("$").strip().rstrip(".").strip()
-    compact = text.replace(",", "")
+    # only thousands separators go: "1,000" is 1000, but "2,3" (two roots) is not 23
+    compact = text.replace(",", "") if _THOUSANDS.fullmatch(text) else text
     try:
         value = float(compact)
     except ValueError:

@@ -133,18 +133,22 @@ def write_records(name: str, path: str | os.PathLike[str], records: Iterable[Lab
         ConversionError: the format has no writer or does not take one of ``options``.
         FormatError: a record cannot be written in this format (named in the message).
     """
-    fmt = get_format(name)
-    if fmt.writer is None:
+    writer = _writer_target(name)
+    return _call(_load(writer, name, "writer"), name, "writer", path, records, **options)
+
+
+def _writer_target(name: str) -> str:
+    """The writer of format ``name``; a read-only format is refused, listing the writable ones."""
+    writer = get_format(name).writer
+    if writer is None:
         writable = sorted(key for key, value in FORMATS.items() if value.writer)
         raise ConversionError(f"format {name!r} can be read but not written; writable formats: {', '.join(writable)}")
-    return _call(_load(fmt.writer, name, "writer"), name, "writer", path, records, **options)
+    return writer
 
 
 def _check_pair(source: str, target: str) -> None:
+    _writer_target(target)
     src, dst = get_format(source), get_format(target)
-    if dst.writer is None:
-        writable = sorted(key for key, value in FORMATS.items() if value.writer)
-        raise ConversionError(f"format {target!r} can be read but not written; writable formats: {', '.join(writable)}")
     if src.labels == "never" and dst.writer_needs_labels:
         raise ConversionError(
             f"cannot convert {source!r} to {target!r}: {source} records have final-answer correctness but no step "

@@ -338,6 +338,7 @@ def steps(
                 [(r.problem.question, r.solution.steps) for r in records],
                 batch_size=batch_size,
                 description="steps",
+                ids=[sm.record_key(r) for r in records],
             )
         result = sm.evaluate(records, step_scores, threshold=threshold, bins=bins)
     except (FormatError, ValueError, KeyError) as err:

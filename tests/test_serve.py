@@ -219,7 +219,8 @@ def test_cli_serve_starts_a_server_that_answers_and_stops():
                 break
             except httpx.TransportError:
                 if time.monotonic() > deadline or proc.poll() is not None:
-                    raise AssertionError(f"prmkit serve did not come up: {proc.stdout.read() if proc.poll() is not None else ''}")
+                    output = proc.stdout.read() if proc.poll() is not None else ""
+                    pytest.fail(f"prmkit serve did not come up: {output}")
                 time.sleep(0.1)
         assert health == {"status": "ok", "scorer": "dummy", "max_batch_items": 4}
         body = {"items": [{"question": "q", "steps": ["a", "b"]}]}

@@ -59,17 +59,22 @@ class PolicyConfig:
     stop_at_pass1: float | None = _help(
         "stop once held-out pass@1 reaches this (None = run max_steps); the default keeps the policy useful but "
         "imperfect, so that verification matters", 0.45)
+    eval_max_new_tokens: int = _help("longest sampled solution in evaluations, in tokens", 160)
+    num_threads: int | None = _help("CPU threads for torch (None = torch's default; 1 is fastest on a busy machine)", None)
     progress: bool = _help("show a progress bar", True)
 
     def __post_init__(self) -> None:
         errors = []
         if self.difficulty not in DIFFICULTIES:
             errors.append(f"difficulty={self.difficulty!r} is not one of {sorted(DIFFICULTIES)}")
-        for name in ("num_train_problems", "n_layer", "n_embd", "n_head", "max_steps", "batch_size", "eval_problems"):
+        for name in ("num_train_problems", "n_layer", "n_embd", "n_head", "max_steps", "batch_size", "eval_problems",
+                     "eval_max_new_tokens"):
             if getattr(self, name) < 1:
                 errors.append(f"{name}={getattr(self, name)} must be >= 1")
         if self.n_head >= 1 and self.n_embd % self.n_head:
             errors.append(f"n_embd={self.n_embd} must be divisible by n_head={self.n_head}")
+        if self.num_threads is not None and self.num_threads < 1:
+            errors.append(f"num_threads={self.num_threads} must be >= 1 or None")
         if self.stop_at_pass1 is not None and not 0 < self.stop_at_pass1 <= 1:
             errors.append(f"stop_at_pass1={self.stop_at_pass1} must be in (0, 1]")
         if errors:
@@ -144,6 +149,8 @@ def train_policy(config: PolicyConfig) -> Path:
     from prmkit.train.tokenizer import build_char_tokenizer
 
     started = time.time()
+    if config.num_threads is not None:
+        torch.set_num_threads(config.num_threads)
     accelerator = Accelerator()
     random.seed(config.seed)
     torch.manual_seed(config.seed)
@@ -185,12 +192,12 @@ def train_policy(config: PolicyConfig) -> Path:
         generator = TransformersGenerator(accelerator.unwrap_model(model), tokenizer, device=str(accelerator.device),
                                           batch_size=512, progress=False)
         result = measure_policy(generator, task, test_problems, n=1, temperature=config.eval_temperature,
-                                seed=config.seed)
+                                seed=config.seed, max_new_tokens=config.eval_max_new_tokens)
         model.train()
         evaluations.append({"step": step, "pass@1": result["pass@1"], "seconds": round(time.time() - started, 1)})
         return result["pass@1"]
 
-    step, loss_value, pass1 = 0, float("nan"), float("nan")
+    step, loss_value, first_loss, pass1 = 0, float("nan"), float("nan"), float("nan")
     with _progress(config.progress and accelerator.is_main_process, config.max_steps) as update:
         model.train()
         while step < config.max_steps:
@@ -203,6 +210,8 @@ def train_policy(config: PolicyConfig) -> Path:
                 optimizer.zero_grad()
                 step += 1
                 loss_value = loss.item()
+                if step == 1:
+                    first_loss = loss_value
                 if config.eval_every and step % config.eval_every == 0 and step < config.max_steps:
                     pass1 = evaluate(step)
                     if not config.progress:
@@ -222,7 +231,7 @@ def train_policy(config: PolicyConfig) -> Path:
         accelerator.unwrap_model(model).save_pretrained(output)
         tokenizer.save_pretrained(output)
         record = {
-            "config": asdict(config), "steps": step, "final_loss": loss_value, "evaluations": evaluations,
+            "config": asdict(config), "steps": step, "first_loss": first_loss, "final_loss": loss_value, "evaluations": evaluations,
             "train_seconds": round(time.time() - started, 1), "num_parameters": sum(p.numel() for p in model.parameters()),
             "versions": {"torch": torch.__version__, "transformers": transformers.__version__}, "git": _git_hash(),
         }

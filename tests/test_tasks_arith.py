@@ -71,6 +71,16 @@ def test_question_round_trip_and_reference_solution(render):
         assert task.prompt(p).endswith(task.step_separator)
 
 
+def test_problems_round_trip_through_json():
+    import json
+
+    from prmkit.types import Problem
+
+    for p in ArithTask(num_test=20).problems("test"):
+        assert Problem.from_dict(json.loads(json.dumps(p.to_dict()))) == p
+        assert p.meta["level"] == "demo" and len(p.meta["ops"]) == len(ArithTask.parse_question(p.question).ops)
+
+
 def test_parse_question_rejects_other_text():
     with pytest.raises(ValueError, match="not an arith question"):
         ArithTask.parse_question("What is 2 + 2?")

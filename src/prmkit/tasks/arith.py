@@ -318,6 +318,7 @@ class ArithTask:
         problems: list[Problem] = []
         seen: set[str] = set()
         attempts = 0
+        difficulty = {**asdict(self.difficulty), "ops": list(self.difficulty.ops)}  # JSON-native
         while len(problems) < count:
             attempts += 1
             if attempts > 50 * count + 1000:
@@ -335,7 +336,8 @@ class ArithTask:
                     id=f"arith-{self.level}-s{self.seed}-{split}-{len(problems)}",
                     question=question,
                     answer=str(arith.answer),
-                    meta={"start": arith.start, "ops": [list(o) for o in arith.ops], "difficulty": asdict(self.difficulty)},
+                    meta={"start": arith.start, "ops": [list(o) for o in arith.ops], "level": self.level,
+                          "difficulty": difficulty},
                 )
             )
         return problems

@@ -50,6 +50,7 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--max-new-tokens", type=int, default=160, help="token limit of a solution / rollout")
     parser.add_argument("--seed", type=int, default=0, help="base seed")
     parser.add_argument("--device", default=None, help="torch device (default: cuda if available)")
+    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (0 = torch's default); 1 suits the tiny policy")
     parser.add_argument("--tree", action="store_true", help="also run tree-mode OmegaPRM on the same problems")
     parser.add_argument("--budget", type=int, default=64, help="tree mode: rollouts per question")
     return parser.parse_args()
@@ -57,6 +58,10 @@ def _arguments() -> argparse.Namespace:
 
 def main() -> None:
     args = _arguments()
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
     console = Console(width=132)  # the table must not fold when piped to a file
     policy = str(files("prmkit") / "assets" / "arith_policy") if args.policy == "demo" else args.policy
     task = ArithTask(difficulty=args.difficulty, num_test=max(args.problems, 1), num_train=max(args.problems, 1))

@@ -10,6 +10,7 @@ the shards went and how many rollouts they cost.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -37,6 +38,7 @@ Seed = Annotated[int, typer.Option(help="Base seed (rollouts and solution sampli
 BatchSize = Annotated[int, typer.Option(help="Prompts per Generator.complete call.")]
 TaskOption = Annotated[list[str], typer.Option(help="Task constructor option as key=value; repeatable.")]
 GeneratorOption = Annotated[list[str], typer.Option(help="Generator option as key=value (e.g. device=cuda); repeatable.")]
+Threads = Annotated[int, typer.Option(help="torch CPU threads (0 = torch's default); 1 is fastest for tiny policies on busy CPUs.")]
 Solutions = Annotated[
     Path | None,
     typer.Option(help="JSONL of LabelledSolution records to label instead of sampling (--problems caps the problems)."),
@@ -67,12 +69,13 @@ def mc(
     task_option: TaskOption = [],  # noqa: B006
     generator_option: GeneratorOption = [],  # noqa: B006
     solutions: Solutions = None,
+    threads: Threads = 0,
 ) -> None:
     """Math-Shepherd Monte Carlo labels: n rollouts from every step prefix of sampled solutions."""
     from prmkit.annotate.mc import MCConfig
 
     config = _config(MCConfig, n=n, labels=labels, max_new_tokens=max_new_tokens, temperature=temperature, seed=seed, batch_size=batch_size)
-    _run("mc", config, task, task_option, policy, generator, generator_option, problems, split, samples, out, shard_size, solutions)
+    _run("mc", config, _Job(task, task_option, policy, generator, generator_option, problems, split, samples, out, shard_size, solutions, threads))  # fmt: skip
 
 
 @app.command("omegaprm")
@@ -99,6 +102,7 @@ def omegaprm(
     task_option: TaskOption = [],  # noqa: B006
     generator_option: GeneratorOption = [],  # noqa: B006
     solutions: Solutions = None,
+    threads: Threads = 0,
 ) -> None:
     """OmegaPRM: binary search for each first error, choosing rollouts by Q + U (Luo et al. 2024)."""
     from prmkit.annotate.omegaprm import OmegaPRMConfig
@@ -107,7 +111,7 @@ def omegaprm(
         OmegaPRMConfig, n=n, mode=mode, budget=budget, alpha=alpha, beta=beta, length_scale=length_scale, c_puct=c_puct,
         max_new_tokens=max_new_tokens, temperature=temperature, seed=seed, batch_size=batch_size,
     )  # fmt: skip
-    _run("omegaprm", config, task, task_option, policy, generator, generator_option, problems, split, samples, out, shard_size, solutions)
+    _run("omegaprm", config, _Job(task, task_option, policy, generator, generator_option, problems, split, samples, out, shard_size, solutions, threads))  # fmt: skip
 
 
 def _config(kind: type, **fields: Any) -> Any:
@@ -142,50 +146,61 @@ def _policy_path(policy: str) -> str:
     return policy
 
 
-def _run(
-    name: str,
-    config: Any,
-    task_name: str,
-    task_option: list[str],
-    policy: str,
-    generator_name: str,
-    generator_option: list[str],
-    problems: int,
-    split: str,
-    samples: int,
-    out: Path,
-    shard_size: int,
-    solutions: Path | None,
-) -> None:
+@dataclass
+class _Job:
+    """The flags both commands share (everything but the annotator's own settings)."""
+
+    task: str
+    task_option: list[str]
+    policy: str
+    generator: str
+    generator_option: list[str]
+    problems: int
+    split: str
+    samples: int
+    out: Path
+    shard_size: int
+    solutions: Path | None
+    threads: int
+
+
+def _run(name: str, config: Any, job: _Job) -> None:
     """Config -> setup (task, problems, policy) -> sharded run -> where the outputs went."""
     from prmkit._registry import UnknownNameError
     from prmkit.annotate import ANNOTATORS, AnnotationUnit, SolutionSampler, run_sharded
     from prmkit.generation import load_generator
     from prmkit.tasks import load_task
 
-    if problems < 1 or samples < 1 or shard_size < 1:
-        fail(f"--problems, --samples and --shard-size must be >= 1, got {problems}, {samples}, {shard_size}")
+    if job.problems < 1 or job.samples < 1 or job.shard_size < 1 or job.threads < 0:
+        fail(f"--problems, --samples, --shard-size must be >= 1 and --threads >= 0, got {job.problems}, {job.samples}, {job.shard_size}, {job.threads}")
+    if job.threads:
+        import torch
+
+        torch.set_num_threads(job.threads)
     try:
-        task = load_task(task_name, **parse_options(task_option))
-        units = _read_units(solutions)[:problems] if solutions else [AnnotationUnit(p) for p in task.problems(split)[:problems]]
+        task = load_task(job.task, **parse_options(job.task_option))
+        if job.solutions:
+            units = _read_units(job.solutions)[: job.problems]
+        else:
+            units = [AnnotationUnit(p) for p in task.problems(job.split)[: job.problems]]
         try:
-            generator = load_generator(generator_name, model=_policy_path(policy), **parse_options(generator_option))
+            generator = load_generator(job.generator, model=_policy_path(job.policy), **parse_options(job.generator_option))
         except TypeError as err:
-            fail(f"generator {generator_name!r} does not take the options {sorted(parse_options(generator_option))}: {err}")
+            fail(f"generator {job.generator!r} does not take the options {sorted(parse_options(job.generator_option))}: {err}")
         annotator = ANNOTATORS.get(name)(generator, task, config)
         sampler = None
-        if annotator.needs_solutions and not solutions:
+        if annotator.needs_solutions and not job.solutions:
             sampler = SolutionSampler(
-                generator, task, samples=samples, max_new_tokens=config.max_new_tokens,
+                generator, task, samples=job.samples, max_new_tokens=config.max_new_tokens,
                 temperature=config.temperature, seed=config.seed, batch_size=config.batch_size,
             )  # fmt: skip
-        source = f"solutions of {solutions}" if solutions else f"{split} problems"
-        console.print(f"[bold]{name}[/bold]: labelling {len(units)} {task_name} {source} into {out}", soft_wrap=True)
-        job = {
-            "task": task_name, "task_options": parse_options(task_option), "split": split,
-            "policy": policy, "generator": generator_name, "solutions": str(solutions) if solutions else None,
+        source = f"solutions of {job.solutions}" if job.solutions else f"{job.split} problems"
+        console.print(f"[bold]{name}[/bold]: labelling {len(units)} {job.task} {source} into {job.out}", soft_wrap=True)
+        identity = {
+            "task": job.task, "task_options": parse_options(job.task_option), "split": job.split, "policy": job.policy,
+            "generator": job.generator, "solutions": str(job.solutions) if job.solutions else None,
         }  # fmt: skip
-        run = run_sharded(annotator, units, out, shard_size=shard_size, sampler=sampler, job=job)
+        run = run_sharded(annotator, units, job.out, shard_size=job.shard_size, sampler=sampler, job=identity)
     except (UnknownNameError, ValueError, FileNotFoundError, OSError) as err:
         fail(str(err))
     if run.shards_skipped:

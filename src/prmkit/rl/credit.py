@@ -164,7 +164,7 @@ def clip_delta(
     return delta(clip(step_rewards, mask, eta=eta), mask, last=last)
 
 
-def returns(step_rewards: torch.Tensor, mask: torch.Tensor, *, gamma: float = 1.0, mode: str = "sum") -> torch.Tensor:
+def returns(step_rewards: torch.Tensor, mask: torch.Tensor, gamma: float = 1.0, mode: str = "sum") -> torch.Tensor:
     """Per-step returns over the valid steps of each response.
 
     ``mode="sum"``: ``G_k = sum_{j >= k} gamma^(j-k) r_j`` (the usual discounted return).

@@ -135,7 +135,7 @@ class PRMRewardManager:
         compute_score: Callable[..., Any] | None = None,
         reward_fn_key: str = "data_source",
         *,
-        scorer: Scorer | str = "dummy",
+        scorer: Scorer | str,
         scorer_options: Mapping[str, Any] | None = None,
         credit: str = "min_form",
         credit_params: Mapping[str, Any] | None = None,

@@ -32,6 +32,13 @@ def test_standard_format_scores_all_completions_in_one_batch():
     assert prm_reward(scorer, "mean")(["Q"], ["a\n\noops"]) == [pytest.approx(0.5)]
 
 
+def test_logs_hacking_metrics_through_trl_callback():
+    logged = {}
+    prm_reward(KeywordScorer())(["Q", "Q"], ["a\n\na\n\nb", "c"], [[1], [2]],
+                                log_metric=lambda name, value: logged.__setitem__(name, value))
+    assert logged == {"prm/steps_per_completion": 2.0, "prm/repeated_step_ratio": pytest.approx(0.25)}
+
+
 def test_conversational_format_uses_last_user_and_assistant_messages():
     scorer = KeywordScorer()
     prompts = [[{"role": "system", "content": "Be careful."}, {"role": "user", "content": "What is 2+3?"}]]
@@ -92,4 +99,4 @@ def test_grpo_trainer_calls_the_reward_function(tmp_path):
     trainer.train()
     assert scorer.batches and all(question == "Q 1 +2" for batch in scorer.batches for question, _ in batch)
     logged = {k for entry in trainer.state.log_history for k in entry}
-    assert "rewards/prm_min/mean" in logged
+    assert "rewards/prm_min/mean" in logged and "prm/steps_per_completion" in logged

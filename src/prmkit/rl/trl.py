@@ -26,6 +26,7 @@ from prmkit.models import Scorer
 from prmkit.models.aggregate import AGGREGATIONS
 from prmkit.models.aggregate import aggregate as aggregate_steps
 from prmkit.rl._text import score_responses
+from prmkit.rl.diagnostics import hacking_diagnostics
 from prmkit.rl.steps import DEFAULT_SEPARATOR
 from prmkit.types import LabelledSolution
 
@@ -80,7 +81,8 @@ def prm_reward(
     Returns:
         ``reward_func(prompts, completions, completion_ids=None, **kwargs) -> list[float]``, named
         ``prm_<aggregate>`` (TRL logs rewards under the function's ``__name__``). A completion with
-        no non-empty step gets 0.0.
+        no non-empty step gets 0.0. When TRL passes its ``log_metric`` callback, the batch's steps
+        per completion and repeated-step ratio are logged as ``prm/...`` metrics.
 
     Raises:
         ValueError: unknown ``aggregate`` (immediately, not at training time).
@@ -107,8 +109,13 @@ def prm_reward(
         else:
             questions = [to_question(p) for p in prompts]
         responses = [message_text(c, None if isinstance(c, str) else "assistant") for c in completions]
-        _, scores = score_responses(scorer, questions, responses, separator)
+        steps, scores = score_responses(scorer, questions, responses, separator)
         rewards = [aggregate_steps(row, how, temperature=temperature) for row in scores]
+        log_metric = kwargs.get("log_metric")
+        if callable(log_metric) and steps:  # TRL >= 1.x: averaged per logging step, next to kl/entropy
+            stats = hacking_diagnostics(steps)
+            log_metric("prm/steps_per_completion", stats.steps_per_response)
+            log_metric("prm/repeated_step_ratio", stats.repeated_step_ratio)
         return rewards
 
     reward_func.__name__ = f"prm_{how}"

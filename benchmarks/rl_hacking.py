@@ -256,9 +256,10 @@ def report(logs: dict[str, list[dict]], config: Config, seconds: float) -> None:
         table.add_column(name, justify="right")
     for reward, log in logs.items():
         evals = [p for p in log if "held_out_accuracy" in p]
-        first, last = [p for p in log if "steps_per_response" in p][0], [p for p in log if "steps_per_response" in p][-1]
+        diagnosed = [p for p in log if "steps_per_response" in p]
+        first, last = diagnosed[0], diagnosed[-1]
 
-        def pair(key: str, fmt: str = "{:.2f}") -> str:
+        def pair(key: str, fmt: str = "{:.2f}", first: dict = first, last: dict = last) -> str:
             return f"{fmt.format(first[key])} -> {fmt.format(last[key])}"
 
         table.add_row(reward, f"{evals[0]['held_out_accuracy']:.2f} -> {evals[-1]['held_out_accuracy']:.2f}",

@@ -97,7 +97,7 @@ def verl_api():
         from verl.trainer.ppo.core_algos import get_adv_estimator_fn
         from verl.workers.reward_manager import get_reward_manager_cls
         from verl.workers.reward_manager.abstract import AbstractRewardManager
-    except Exception as err:  # verl or one of its many dependencies is missing
+    except Exception as err:  # noqa: BLE001 — verl or any of its many dependencies may be missing
         pytest.skip(f"verl not importable here: {err}")
     from prmkit.rl.verl import register_with_verl
 
@@ -121,6 +121,6 @@ def test_against_real_verl_classes(verl_api):
     assert out["reward_tensor"].tolist() == [pytest.approx([0, 0.14, 1.52, 0, 0]), pytest.approx([0, -1.1, 0, -0.3, -0.7])]
     # called the way verl's compute_advantage calls a registered estimator
     estimator = get_adv_estimator_fn("prmkit_pure")
-    adv, ret = estimator(token_level_rewards=out["reward_tensor"], response_mask=data.batch["attention_mask"][:, 3:],
-                         config=None, index=data.non_tensor_batch["uid"])
+    _, ret = estimator(token_level_rewards=out["reward_tensor"], response_mask=data.batch["attention_mask"][:, 3:],
+                       config=None, index=data.non_tensor_batch["uid"])
     assert ret[1].tolist() == pytest.approx([-2.1, -2.1, -1.0, -1.0, -0.7])

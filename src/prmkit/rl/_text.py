@@ -9,7 +9,7 @@ from prmkit.answers import extract_answer, grade
 from prmkit.models import Scorer
 from prmkit.rl.steps import split_text
 
-__all__ = ["score_responses", "answer_is_correct"]
+__all__ = ["answer_is_correct", "score_responses"]
 
 
 def score_responses(

@@ -20,15 +20,15 @@ from collections.abc import Hashable, Sequence
 import torch
 
 __all__ = [
+    "discounted_returns",
     "group_members",
     "grpo",
-    "rloo",
-    "discounted_returns",
-    "whiten",
-    "to_tokens",
-    "pure_token_rewards",
-    "pure_advantages",
     "prime_advantages",
+    "pure_advantages",
+    "pure_token_rewards",
+    "rloo",
+    "to_tokens",
+    "whiten",
 ]
 
 Groups = int | Sequence[Hashable]

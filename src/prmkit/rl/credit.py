@@ -25,7 +25,7 @@ import torch
 
 from prmkit.rl import CREDIT_RULES
 
-__all__ = ["CREDIT_RULES", "sum_form", "min_form", "clip", "delta", "clip_delta", "returns", "shape"]
+__all__ = ["CREDIT_RULES", "clip", "clip_delta", "delta", "min_form", "returns", "shape", "sum_form"]
 
 
 def _check(step_rewards: torch.Tensor, mask: torch.Tensor) -> None:

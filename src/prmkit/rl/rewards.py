@@ -21,7 +21,7 @@ from collections.abc import Sequence
 
 import torch
 
-__all__ = ["REWARD_KINDS", "step_rewards_from_scores", "place_on_tokens", "add_at_eos"]
+__all__ = ["REWARD_KINDS", "add_at_eos", "place_on_tokens", "step_rewards_from_scores"]
 
 REWARD_KINDS = ("p", "p_minus_n")
 

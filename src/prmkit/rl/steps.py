@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["TokenSteps", "separator_token_ids", "split_tokens", "split_text"]
+__all__ = ["TokenSteps", "separator_token_ids", "split_text", "split_tokens"]
 
 DEFAULT_SEPARATOR = "\n\n"
 
@@ -96,7 +96,7 @@ def split_tokens(
         if token not in separator_ids and pos != len(ids) - 1:
             continue
         text = tokenizer.decode(ids[start : pos + 1], skip_special_tokens=True)
-        text = text[: -len(separator)] if text.endswith(separator) else text
+        text = text.removesuffix(separator)
         text = text.strip()
         if text:
             steps.append(text)

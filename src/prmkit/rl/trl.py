@@ -30,7 +30,7 @@ from prmkit.rl.diagnostics import hacking_diagnostics
 from prmkit.rl.steps import DEFAULT_SEPARATOR
 from prmkit.types import LabelledSolution
 
-__all__ = ["prm_reward", "stepwise_rows", "message_text"]
+__all__ = ["message_text", "prm_reward", "stepwise_rows"]
 
 Message = dict[str, Any]
 

@@ -39,13 +39,13 @@ import torch
 
 from prmkit.models import Scorer, load_scorer
 from prmkit.models.aggregate import AGGREGATIONS, aggregate
+from prmkit.rl._text import answer_is_correct, score_responses
 from prmkit.rl.advantages import discounted_returns, pure_token_rewards
 from prmkit.rl.credit import shape
 from prmkit.rl.rewards import place_on_tokens, step_rewards_from_scores
-from prmkit.rl._text import answer_is_correct, score_responses
 from prmkit.rl.steps import DEFAULT_SEPARATOR, TokenSteps, separator_token_ids, split_tokens
 
-__all__ = ["make_compute_score", "PRMRewardManager", "pure_estimator", "register_with_verl"]
+__all__ = ["PRMRewardManager", "make_compute_score", "pure_estimator", "register_with_verl"]
 
 REWARD_MANAGER_NAME = "prmkit_prm"
 ESTIMATOR_NAME = "prmkit_pure"

@@ -85,14 +85,14 @@ class ImplicitScorer:
         tokenizer: Any = None,
         device: str | None = None,
         dtype: str | None = None,
-        max_batch_tokens: int = 16384,
+        max_batch_tokens: int | None = None,
         max_length: int | None = None,
         truncation: str = "error",
         progress: bool = True,
     ) -> None:
         import transformers
 
-        from prmkit.models.backends._loading import resolve_device, resolve_dtype
+        from prmkit.models.backends._loading import is_causal, resolve_batch_tokens, resolve_device, resolve_dtype
         from prmkit.models.backends._truncation import check_truncation
 
         if backend != "transformers":
@@ -127,7 +127,9 @@ class ImplicitScorer:
                 "the reference must be the model the policy was trained from"
             )
         self.vocab_size = sizes.pop()
-        self.max_batch_tokens = max_batch_tokens
+        # causal LMs under right padding need no attention mask (fused causal SDPA kernel)
+        self._causal = all(is_causal(getattr(m, m.base_model_prefix), self.vocab_size) for m in (self.policy, self.reference))
+        self.max_batch_tokens = resolve_batch_tokens(max_batch_tokens, self.device)
         self.max_length = max_length or getattr(self.policy.config, "max_position_embeddings", None)
         self.truncation = truncation
         self.progress = progress
@@ -143,7 +145,7 @@ class ImplicitScorer:
         import torch
 
         body = getattr(model, model.base_model_prefix)
-        hidden = body(input_ids=ids, attention_mask=mask).last_hidden_state[rows, cols]  # (N, H)
+        hidden = body(input_ids=ids, attention_mask=mask, use_cache=False).last_hidden_state[rows, cols]  # (N, H)
         lm_head = model.get_output_embeddings()
         out = []
         for start in range(0, hidden.shape[0], _LOGIT_CHUNK):  # (chunk, V) at a time, never (B, T, V)
@@ -173,6 +175,7 @@ class ImplicitScorer:
             for batch in token_budget_batches(lengths, self.max_batch_tokens):
                 members = [prepared[todo[b]][0] for b in batch]
                 ids, mask = pad_right([m.input_ids for m in members], self.pad_id, self.device)
+                mask = None if self._causal else mask
                 # response token t (t >= response_start) is predicted by the logits at t - 1
                 rows = [r for r, m in enumerate(members) for _ in range(m.response_start, len(m.input_ids))]
                 cols = [t - 1 for m in members for t in range(m.response_start, len(m.input_ids))]

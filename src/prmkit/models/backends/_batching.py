@@ -12,7 +12,7 @@ from typing import Any
 __all__ = ["token_budget_batches", "pad_right"]
 
 
-def token_budget_batches(lengths: Sequence[int], max_batch_tokens: int) -> list[list[int]]:
+def token_budget_batches(lengths: Sequence[int], max_batch_tokens: int, min_fill: float = 0.0) -> list[list[int]]:
     """Group item indices into batches of at most ``max_batch_tokens`` padded tokens.
 
     Items are taken longest first; a batch's cost is ``len(batch) * longest_in_batch``. An item
@@ -21,6 +21,8 @@ def token_budget_batches(lengths: Sequence[int], max_batch_tokens: int) -> list[
     Args:
         lengths: token count of each item.
         max_batch_tokens: budget per batch (> 0).
+        min_fill: also start a new batch when an item is shorter than ``min_fill`` times the batch's
+            longest item (bounds padding when lengths vary widely; 0 disables).
 
     Returns:
         Lists of indices into ``lengths``; every index appears exactly once.
@@ -36,7 +38,7 @@ def token_budget_batches(lengths: Sequence[int], max_batch_tokens: int) -> list[
     current: list[int] = []
     width = 0
     for index in order:
-        if current and (len(current) + 1) * width > max_batch_tokens:
+        if current and ((len(current) + 1) * width > max_batch_tokens or lengths[index] < min_fill * width):
             batches.append(current)
             current = []
         if not current:

@@ -44,7 +44,7 @@ class TransformersScorer:
         tokenizer: tokenizer object or path (default: the checkpoint's).
         device: ``"cpu"``, ``"cuda"``, ``"cuda:1"``...; default cuda when available.
         dtype: ``"float32"``, ``"bfloat16"``, ``"float16"``; default float32 on CPU, bfloat16 on GPU.
-        max_batch_tokens: padded tokens per forward batch (memory bound; default 16384).
+        max_batch_tokens: padded tokens per forward batch (memory bound; default 16384 on GPU, 4096 on CPU).
         max_length: longest input in tokens; default the model's ``max_position_embeddings``.
         truncation: ``"error"`` (default) rejects a too-long item, naming its index and length;
             ``"keep_last_steps"`` drops the oldest steps until it fits and returns None for them.
@@ -65,7 +65,7 @@ class TransformersScorer:
         tokenizer: Any = None,
         device: str | None = None,
         dtype: str | None = None,
-        max_batch_tokens: int = 16384,
+        max_batch_tokens: int | None = None,
         max_length: int | None = None,
         truncation: Truncation = "error",
         progress: bool = True,
@@ -73,13 +73,12 @@ class TransformersScorer:
         prefix_cache_tokens: int = 65536,
         step_separator: str | None = None,
     ) -> None:
-        from prmkit.models.backends._loading import load_prm, resolve_device, resolve_dtype
+        from prmkit.models.backends._loading import load_prm, resolve_batch_tokens, resolve_device, resolve_dtype
         from prmkit.models.backends._truncation import check_truncation
 
         check_truncation(truncation)
-        if max_batch_tokens <= 0:
-            raise ValueError(f"max_batch_tokens must be > 0, got {max_batch_tokens}")
         self.device = resolve_device(device)
+        max_batch_tokens = resolve_batch_tokens(max_batch_tokens, self.device)
         self.dtype = resolve_dtype(dtype, self.device)
         self._prm = load_prm(
             spec, path, tokenizer=tokenizer, device=self.device, dtype=self.dtype, step_separator=step_separator
@@ -168,7 +167,10 @@ class TransformersScorer:
 
         ids, mask = pad_right([m.ids for m in members], self._prm.pad_id, self.device)
         self.tokens_run += sum(len(m.ids) for m in members)
-        hidden = self._prm.body(input_ids=ids, attention_mask=mask).last_hidden_state  # (B, T, H)
+        # right padding + a causal body: real tokens never attend to the padding after them, so no
+        # mask is needed and SDPA runs its fused causal kernel (an explicit mask materialises B*T*T)
+        mask = None if self._prm.causal else mask
+        hidden = self._prm.body(input_ids=ids, attention_mask=mask, use_cache=False).last_hidden_state  # (B, T, H)
         rows = torch.tensor([r for r, m in enumerate(members) for _ in m.positions], device=self.device)
         cols = torch.tensor([p for m in members for p in m.positions], device=self.device)
         probs = self._prm.head(hidden[rows, cols]).tolist()  # (N,)

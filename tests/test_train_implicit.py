@@ -74,14 +74,28 @@ def _train(tmp_path: Path, base: Path, **overrides) -> Path:
     return train_implicit(ImplicitTrainConfig(**settings))
 
 
-def test_learns_outcomes_and_writes_the_checkpoint_contract(tmp_path: Path, gpt2_base: Path) -> None:
-    from safetensors.torch import load_file
-
+@pytest.mark.slow
+def test_learns_outcomes(tmp_path: Path, gpt2_base: Path) -> None:
     out = _train(tmp_path, gpt2_base)
     history = json.loads((out / "eval_history.json").read_text())
     best = history["best"]
     assert best["train_auroc"] > 0.9 and best["auroc"] > 0.8
     assert history["history"][-1]["train_loss"] < history["history"][0]["train_loss"]
+
+
+def test_checkpoint_contract_and_scorer_readback(tmp_path: Path, gpt2_base: Path) -> None:
+    """prmkit.json + reference/ = the frozen base; load_scorer("implicit", path=...) gives the same step
+    rewards the trainer's validation computes."""
+    import importlib.util
+
+    from safetensors.torch import load_file
+    from transformers import AutoModelForCausalLM
+
+    from prmkit.models.formats.implicit import encode_implicit
+    from prmkit.train._data import load_tokenizer
+    from prmkit.train.implicit import _response_log_probs, step_rewards
+
+    out = _train(tmp_path, gpt2_base, max_steps=8, eval_every=8, eval_train_examples=0)
     assert json.loads((out / "prmkit.json").read_text()) == {"family": "implicit", "beta": 0.5, "reference": "reference"}
     base_weights = load_file(gpt2_base / "model.safetensors")
     ref_weights = load_file(out / "reference" / "model.safetensors")
@@ -89,33 +103,21 @@ def test_learns_outcomes_and_writes_the_checkpoint_contract(tmp_path: Path, gpt2
     assert all(torch.equal(base_weights[k], ref_weights[k]) for k in base_weights)  # reference = frozen base
     assert any(not torch.equal(base_weights[k], pi_weights[k]) for k in base_weights)  # pi moved
 
-
-def test_scorer_reads_the_implicit_checkpoint(tmp_path: Path, gpt2_base: Path) -> None:
-    """load_scorer("implicit", path=...) gives the same step rewards the trainer's validation computes."""
-    import importlib.util
-
-    if importlib.util.find_spec("prmkit.models.implicit") is None:
-        pytest.skip("the implicit scorer (models/implicit.py) is not built yet")
-    from transformers import AutoModelForCausalLM
-
-    from prmkit.models import load_scorer
-    from prmkit.models.formats.implicit import encode_implicit
-    from prmkit.train._data import load_tokenizer
-    from prmkit.train.implicit import _response_log_probs
-
-    out = _train(tmp_path, gpt2_base, max_steps=8, eval_every=8, eval_train_examples=0)
     tokenizer = load_tokenizer(out)
     records = rule_records(6, seed=9)
     items = [encode_implicit(tokenizer, r.problem.question, r.solution.steps) for r in records]
     pol = _response_log_probs(AutoModelForCausalLM.from_pretrained(out), items, tokenizer.pad_token_id, 4, "left")
     ref = _response_log_probs(AutoModelForCausalLM.from_pretrained(out / "reference"), items,
                               tokenizer.pad_token_id, 4, "right")
+    if importlib.util.find_spec("prmkit.models.implicit") is None:
+        pytest.skip("the implicit scorer (models/implicit.py) is not built yet")
+    from prmkit.models import load_scorer
+
     theirs = load_scorer("implicit", path=str(out), progress=False).score(
         [(r.problem.question, r.solution.steps) for r in records])
     for item, p, q, scores in zip(items, pol, ref, theirs):
-        steps = [0.5 * sum(a - b for a, b in zip(p[s - item.response_start : e - item.response_start],
-                                                  q[s - item.response_start : e - item.response_start]))
-                 for s, e in item.step_spans()]
+        steps = step_rewards(item, p, q, beta=0.5)
+        assert len(steps) == len(item.step_positions)
         assert scores == pytest.approx([1 / (1 + math.exp(-v)) for v in steps], abs=1e-4)
 
 

@@ -32,6 +32,7 @@ def _train(tmp_path: Path, base: Path, **overrides) -> Path:
     return train_orm(ORMTrainConfig(**settings))
 
 
+@pytest.mark.slow
 def test_learns_outcome_rule_and_reads_back(tmp_path: Path, gpt2_base: Path) -> None:
     """Correct iff no 'x' anywhere: a tiny ORM must separate that; the saved model gives the same scores."""
     from transformers import AutoModelForSequenceClassification
@@ -56,12 +57,11 @@ def test_learns_outcome_rule_and_reads_back(tmp_path: Path, gpt2_base: Path) -> 
     assert right == pytest.approx(alone, abs=1e-5) and left == pytest.approx(alone, abs=1e-5)
 
 
-def test_scorer_reads_the_orm(tmp_path: Path, gpt2_base: Path) -> None:
-    """load_scorer("orm", path=...) puts the trainer's P(correct) on the last step."""
+def test_orm_checkpoint_pads_either_side_and_scorer_reads_it(tmp_path: Path, gpt2_base: Path) -> None:
+    """A short run's checkpoint: 1 label, padding-side invariant, and load_scorer("orm") puts the
+    trainer's P(correct) on the last step."""
     import importlib.util
 
-    if importlib.util.find_spec("prmkit.models.backends.transformers") is None:
-        pytest.skip("the transformers scoring backend is not built yet")
     from transformers import AutoModelForSequenceClassification
 
     from prmkit.models import load_scorer
@@ -70,7 +70,14 @@ def test_scorer_reads_the_orm(tmp_path: Path, gpt2_base: Path) -> None:
 
     out = _train(tmp_path, gpt2_base, max_steps=6, eval_every=6, eval_train_examples=0)
     items = [(r.problem.question, r.solution.steps) for r in rule_records(6, seed=9)]
-    ours = predict_outcome_scores(AutoModelForSequenceClassification.from_pretrained(out), load_tokenizer(out), items)
+    model, tokenizer = AutoModelForSequenceClassification.from_pretrained(out), load_tokenizer(out)
+    assert model.num_labels == 1 and json.loads((out / "config.json").read_text())["id2label"] == {"0": "correct"}
+    ours = predict_outcome_scores(model, tokenizer, items)
+    left = predict_outcome_scores(model, tokenizer, items, padding_side="left")
+    alone = [predict_outcome_scores(model, tokenizer, [item])[0] for item in items]
+    assert ours == pytest.approx(alone, abs=1e-5) and left == pytest.approx(alone, abs=1e-5)
+    if importlib.util.find_spec("prmkit.models.backends.transformers") is None:
+        pytest.skip("the transformers scoring backend is not built yet")
     theirs = load_scorer("orm", path=str(out)).score(items)
     assert [s[-1] for s in theirs] == pytest.approx(ours, abs=1e-4)
 

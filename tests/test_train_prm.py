@@ -218,6 +218,7 @@ def _fit(tmp_path: Path, base: Path, **overrides):
     return train_prm(PRMTrainConfig(**settings))
 
 
+@pytest.mark.slow
 def test_learns_a_visible_rule_and_the_checkpoint_reads_back_the_same(tmp_path: Path, qwen_base: Path) -> None:
     """The feasibility-probe check: a tiny PRM must fit a learnable rule (train accuracy, AUROC, F1)
     and the saved checkpoint, read like the scorer reads it, must give the trainer's own scores."""
@@ -276,6 +277,7 @@ def test_scorer_reads_the_trained_checkpoint(tmp_path: Path) -> None:
         assert b == pytest.approx(a, abs=1e-4)
 
 
+@pytest.mark.slow
 def test_soft_labels_lora_and_gpt2(tmp_path: Path) -> None:
     """Soft-label BCE with LoRA on a GPT-2 body: trains, lowers the loss, saves a merged plain model."""
     from transformers import AutoModelForTokenClassification
@@ -288,6 +290,18 @@ def test_soft_labels_lora_and_gpt2(tmp_path: Path) -> None:
     model = AutoModelForTokenClassification.from_pretrained(out)  # plain HF model, no peft needed
     assert not any("lora" in name for name, _ in model.named_parameters())
     assert model.config.step_separator == "\n"
+
+
+def test_lora_run_saves_a_plain_merged_model(tmp_path: Path) -> None:
+    """Fast path of LoRA + soft labels: a few steps, then a checkpoint that loads without peft."""
+    from transformers import AutoModelForTokenClassification
+
+    base = make_base(tmp_path / "gpt2", "gpt2")
+    out = _fit(tmp_path, base, label_mode="soft", use_lora=True, lora_r=4, max_steps=3, eval_every=3,
+               eval_train_examples=0)
+    model = AutoModelForTokenClassification.from_pretrained(out)
+    assert not any("lora" in name for name, _ in model.named_parameters())
+    assert json.loads((out / "prmkit.json").read_text())["label_mode"] == "soft"
 
 
 def test_cli_maps_flags_and_yaml_onto_the_config(tmp_path: Path) -> None:

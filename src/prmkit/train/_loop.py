@@ -56,6 +56,7 @@ def run_loop(
     save: Callable[[Any], None],
     settings: LoopSettings,
     description: str = "training",
+    on_eval: Callable[[list[dict[str, Any]]], None] | None = None,
 ) -> dict[str, Any]:
     """Train ``model`` on ``train_rows``; evaluate, keep the best checkpoint, stop early.
 
@@ -71,6 +72,8 @@ def run_loop(
         settings: optimisation settings; ``settings.metric`` names the key of ``evaluate``'s
             result to maximise.
         description: label of the progress bar.
+        on_eval: called with the history so far after every evaluation on the main process (the
+            trainers write it to disk, so a killed run still leaves its curve behind).
 
     Returns:
         ``{"history": [...], "best": {...} or None, "steps": int, "seconds": float}``; each history
@@ -131,6 +134,8 @@ def run_loop(
             raise KeyError(f"validation returned no {settings.metric!r}; it returned {sorted(metrics)}")
         entry.update(metrics)
         history.append(entry)
+        if on_eval is not None and accelerator.is_main_process:
+            on_eval(history)
         value = metrics[settings.metric]
         if _is_better(value, None if best is None else best[settings.metric]):
             best = dict(entry)

@@ -38,7 +38,7 @@ from prmkit.io._jsonl import FormatError
 from prmkit.models.formats.implicit import ImplicitEncodedItem, encode_implicit
 from prmkit.types import LabelledSolution
 
-__all__ = ["ImplicitTrainConfig", "train_implicit", "token_log_probs", "IMPLICIT_METRICS"]
+__all__ = ["ImplicitTrainConfig", "train_implicit", "token_log_probs", "step_rewards", "IMPLICIT_METRICS"]
 
 #: Validation metrics an implicit-PRM run can select its best checkpoint on (higher is better).
 IMPLICIT_METRICS = ("auroc", "accuracy", "step_auroc", "f1", "cum_step_auroc", "cum_f1")
@@ -170,6 +170,20 @@ def _sigmoid(x: float) -> float:
     return 1.0 / (1.0 + math.exp(-x)) if x >= 0 else math.exp(x) / (1.0 + math.exp(x))
 
 
+def step_rewards(item: ImplicitEncodedItem, policy_lp: Sequence[float], ref_lp: Sequence[float],
+                 beta: float) -> list[float]:
+    """Per-step implicit rewards ``beta * sum_{t in step k} (log pi - log pi_ref)`` for one item.
+
+    Args:
+        item: the encoded item (its ``step_spans`` locate each step's tokens).
+        policy_lp / ref_lp: log-probabilities of the response tokens (``input_ids[response_start:]``)
+            under pi and pi_ref.
+        beta: the reward scale.
+    """
+    rewards = [beta * (p - q) for p, q in zip(policy_lp, ref_lp)]  # per response token
+    return [sum(rewards[s - item.response_start : e - item.response_start]) for s, e in item.step_spans()]
+
+
 def _metrics(records: Sequence[LabelledSolution], items: Sequence[ImplicitEncodedItem],
              policy_lp: Sequence[Sequence[float]], ref_lp: Sequence[Sequence[float]], beta: float,
              threshold: float) -> dict[str, float]:
@@ -178,9 +192,8 @@ def _metrics(records: Sequence[LabelledSolution], items: Sequence[ImplicitEncode
 
     outcome, step_scores, cum_scores = [], [], []
     for item, pol, ref in zip(items, policy_lp, ref_lp):
-        rewards = [beta * (p - q) for p, q in zip(pol, ref)]  # per response token
-        per_step = [sum(rewards[s - item.response_start : e - item.response_start]) for s, e in item.step_spans()]
-        outcome.append(_sigmoid(sum(rewards)))
+        per_step = step_rewards(item, pol, ref, beta)
+        outcome.append(_sigmoid(sum(per_step)))
         step_scores.append([_sigmoid(v) for v in per_step])
         cum_scores.append([_sigmoid(sum(per_step[: k + 1])) for k in range(len(per_step))])
     graded = [(1.0 if r.solution.correct else 0.0, s) for r, s in zip(records, outcome) if r.solution.correct is not None]
@@ -281,6 +294,7 @@ def train_implicit(config: ImplicitTrainConfig) -> Path:
         loss_fn=lambda m, batch: _loss(m, batch, config.beta),
         evaluate=evaluate if (val_records or n_fit) else None, save=save, settings=settings,
         description="train implicit prm",
+        on_eval=lambda history: write_json(output_dir / "eval_history.json", {"history": history, "partial": True}),
     )
     write_run_files(output_dir, config, result,
                     {"n_train": len(train_records), "n_val": len(val_records), "selected_on": settings.metric})

@@ -187,7 +187,7 @@ def train_orm(config: ORMTrainConfig) -> Path:
 
     from prmkit.train._data import load_labelled, load_tokenizer, pad_batch, split_by_problem
     from prmkit.train._loop import LoopSettings, run_loop
-    from prmkit.train._model import add_lora, load_from_base, write_run_files
+    from prmkit.train._model import add_lora, load_from_base, write_json, write_run_files
 
     output_dir = Path(config.output_dir)
     records = load_labelled(config.train_file)
@@ -234,6 +234,7 @@ def train_orm(config: ORMTrainConfig) -> Path:
         loss_fn=_loss, evaluate=evaluate if (val_records or fit_records) else None,
         save=lambda unwrapped: _save(unwrapped, tokenizer, output_dir, config),
         settings=settings, description="train orm",
+        on_eval=lambda history: write_json(output_dir / "eval_history.json", {"history": history, "partial": True}),
     )
     write_run_files(output_dir, config, result,
                     {"n_train": len(train_records), "n_val": len(val_records), "selected_on": settings.metric})

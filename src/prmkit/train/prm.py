@@ -271,7 +271,7 @@ def train_prm(config: PRMTrainConfig) -> Path:
 
     from prmkit.train._data import load_labelled, load_tokenizer, pad_batch, split_by_problem
     from prmkit.train._loop import LoopSettings, run_loop
-    from prmkit.train._model import add_lora, load_from_base, write_run_files
+    from prmkit.train._model import add_lora, load_from_base, write_json, write_run_files
 
     output_dir = Path(config.output_dir)
     records = load_labelled(config.train_file)
@@ -285,6 +285,8 @@ def train_prm(config: PRMTrainConfig) -> Path:
     ]
     if not any(label != -100 for row in rows for label in row["labels"]):
         raise FormatError(f"{config.train_file}: no step has a known label; nothing to train on")
+    for r in val_records:  # fail before training, not at the first validation
+        _encode_record(tokenizer, r, f"{config.val_file or config.train_file}: problem {r.problem.id!r}", config)
 
     model = load_from_base(AutoModelForTokenClassification, config.base_model, num_labels=2)
     model.config.pad_token_id = tokenizer.pad_token_id
@@ -323,6 +325,7 @@ def train_prm(config: PRMTrainConfig) -> Path:
         save=lambda unwrapped: _save(unwrapped, tokenizer, output_dir, config),
         settings=settings,
         description="train prm",
+        on_eval=lambda history: write_json(output_dir / "eval_history.json", {"history": history, "partial": True}),
     )
     write_run_files(output_dir, config, result,
                     {"n_train": len(train_records), "n_val": len(val_records), "selected_on": settings.metric})

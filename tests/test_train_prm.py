@@ -177,6 +177,24 @@ def test_padding_side_does_not_change_scores(tmp_path: Path, arch: str) -> None:
         assert l_ == pytest.approx(a, abs=1e-5)
 
 
+@pytest.mark.parametrize("label_mode", ["hard", "soft"])
+def test_training_loss_does_not_depend_on_padding_side(qwen_base: Path, label_mode: str) -> None:
+    """The loss the trainer optimises is the same for left- and right-padded batches."""
+    from transformers import AutoModelForTokenClassification
+
+    from prmkit.train._data import load_tokenizer, pad_batch
+    from prmkit.train.prm import PRMTrainConfig, _encode_record, _loss
+
+    tokenizer = load_tokenizer(qwen_base)
+    model = AutoModelForTokenClassification.from_pretrained(qwen_base, num_labels=2)
+    config = PRMTrainConfig(train_file="-", base_model="-", output_dir="-", label_mode=label_mode)
+    rows = [_encode_record(tokenizer, r, "here", config) for r in rule_records(6, seed=8)]
+    with torch.no_grad():
+        right = float(_loss(model, pad_batch(rows, tokenizer.pad_token_id, "right"), label_mode))
+        left = float(_loss(model, pad_batch(rows, tokenizer.pad_token_id, "left"), label_mode))
+    assert left == pytest.approx(right, rel=1e-5)
+
+
 def test_body_weights_load_from_the_causal_lm(qwen_base: Path) -> None:
     from transformers import AutoModelForCausalLM, AutoModelForTokenClassification
 

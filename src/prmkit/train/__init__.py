@@ -1,1 +1,32 @@
-"""train"""
+"""Trainers: token-classification PRM, implicit PRM, ORM (and the tiny arith policy).
+
+Each trainer is a config dataclass plus one function returning the checkpoint directory; the
+``prmkit train <what>`` commands map their flags onto the same dataclasses. Names load lazily, so
+importing :mod:`prmkit.train` does not import torch.
+
+    >>> from prmkit.train import PRMTrainConfig, train_prm                       # doctest: +SKIP
+    >>> train_prm(PRMTrainConfig(train_file="labels.jsonl", base_model="policy/", output_dir="prm/"))  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+__all__ = [
+    "PRMTrainConfig", "train_prm",
+    "ImplicitTrainConfig", "train_implicit",
+    "ORMTrainConfig", "train_orm",
+]
+
+_WHERE = {
+    "PRMTrainConfig": "prmkit.train.prm", "train_prm": "prmkit.train.prm",
+    "ImplicitTrainConfig": "prmkit.train.implicit", "train_implicit": "prmkit.train.implicit",
+    "ORMTrainConfig": "prmkit.train.orm", "train_orm": "prmkit.train.orm",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _WHERE:
+        return getattr(importlib.import_module(_WHERE[name]), name)
+    raise AttributeError(f"module 'prmkit.train' has no attribute {name!r}")

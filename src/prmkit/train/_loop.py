@@ -104,8 +104,11 @@ def run_loop(
 
     steps_per_epoch = max(1, math.ceil(len(loader) / settings.gradient_accumulation_steps))
     total = settings.max_steps if settings.max_steps > 0 else max(1, math.ceil(settings.num_epochs * steps_per_epoch))
+    # A prepared scheduler steps once per process for every optimizer step (accelerate's convention).
+    world = accelerator.num_processes
     scheduler = get_scheduler(
-        "linear", optimizer, num_warmup_steps=int(settings.warmup_ratio * total), num_training_steps=total
+        "linear", optimizer, num_warmup_steps=int(settings.warmup_ratio * total) * world,
+        num_training_steps=total * world,
     )
     scheduler = accelerator.prepare(scheduler)
 

@@ -1,6 +1,7 @@
 """Tiny-policy SFT: tokenizer, example encoding, the trainer, the CLI and the shipped checkpoint."""
 
 import json
+from dataclasses import asdict
 from pathlib import Path
 
 import pytest
@@ -109,6 +110,9 @@ def test_shipped_policy_is_useful_but_imperfect():
 
     record = json.loads((ASSET / "train_config.json").read_text())
     assert 0.3 <= record["evaluations"][-1]["pass@1"] <= 0.7
+    # the README's command (defaults + --num-threads 1) is exactly the recipe that built it
+    recipe = dict(record["config"], output_dir="x", progress=True)
+    assert recipe == asdict(PolicyConfig(output_dir="x", num_threads=1))
     generator = load_generator("transformers", model=str(ASSET), progress=False, batch_size=64)
     task = ArithTask(difficulty=record["config"]["difficulty"], num_test=64, seed=record["config"]["task_seed"])
     result = measure_policy(generator, task, task.problems("test"), n=1, temperature=1.0, seed=123)

@@ -248,7 +248,7 @@ def diagnose(problem: ArithProblem, steps: list[str]) -> StepError | None:
         try:
             correct = _apply(a, op, b)
         except ValueError:
-            correct = None
+            return StepError(i, "arithmetic", f"{a}{op}{b} is not an exact division (so not {c})")
         if correct != c:
             return StepError(i, "arithmetic", f"{a}{op}{b} is {correct}, not {c}")
         done += 1

@@ -31,32 +31,47 @@ MISTRAL_VOCAB = 32000
 LLAMA3_VOCAB = 128256
 
 _QWEN25_ADDED = [  # ids 151643.. (PROVENANCE.md of qwen2.5), with 151651 carrying "<extra_0>" as in the PRM
-    ("<|endoftext|>", True), ("<|im_start|>", True), ("<|im_end|>", True), ("<|object_ref_start|>", True),
-    ("<|object_ref_end|>", True), ("<|box_start|>", True), ("<|box_end|>", True), ("<|quad_start|>", True),
-    ("<extra_0>", True), ("<|vision_start|>", True), ("<|vision_end|>", True), ("<|vision_pad|>", True),
-    ("<|image_pad|>", True), ("<|video_pad|>", True), ("<tool_call>", False), ("</tool_call>", False),
-    ("<|fim_prefix|>", False), ("<|fim_middle|>", False), ("<|fim_suffix|>", False), ("<|fim_pad|>", False),
-    ("<|repo_name|>", False), ("<|file_sep|>", False),
+    ("<|endoftext|>", True),
+    ("<|im_start|>", True),
+    ("<|im_end|>", True),
+    ("<|object_ref_start|>", True),
+    ("<|object_ref_end|>", True),
+    ("<|box_start|>", True),
+    ("<|box_end|>", True),
+    ("<|quad_start|>", True),
+    ("<extra_0>", True),
+    ("<|vision_start|>", True),
+    ("<|vision_end|>", True),
+    ("<|vision_pad|>", True),
+    ("<|image_pad|>", True),
+    ("<|video_pad|>", True),
+    ("<tool_call>", False),
+    ("</tool_call>", False),
+    ("<|fim_prefix|>", False),
+    ("<|fim_middle|>", False),
+    ("<|fim_suffix|>", False),
+    ("<|fim_pad|>", False),
+    ("<|repo_name|>", False),
+    ("<|file_sep|>", False),
 ]
-_LLAMA3_PATTERN = (
-    r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"
-)
+_LLAMA3_PATTERN = r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"
 
 __all__ = [
+    "FAMILY_TOKENIZER",
     "TOKENIZERS",
-    "have_tokenizers",
-    "mistral_tokenizer_dir",
-    "qwen_prm_tokenizer_dir",
-    "llama3_tokenizer_dir",
-    "tiny_config",
+    "build_causal_lm",
     "build_math_shepherd",
+    "build_orm",
     "build_qwen_math_prm",
     "build_rlhflow",
     "build_skywork",
     "build_token_cls",
-    "build_orm",
-    "build_causal_lm",
-    "FAMILY_TOKENIZER",
+    "have_tokenizers",
+    "llama3_tokenizer_dir",
+    "mistral_tokenizer_dir",
+    "qwen_prm_tokenizer_dir",
+    "skip_reason",
+    "tiny_config",
     "tokenizer",
 ]
 
@@ -74,6 +89,29 @@ FAMILY_TOKENIZER = {  # which shared tokenizer each family's tiny checkpoint car
 def have_tokenizers() -> bool:
     """Whether the shared tokenizer files exist (tests skip with a reason otherwise)."""
     return (TOKENIZERS / "qwen2.5" / "vocab.json").exists()
+
+
+_CONVERTER_DEPS = {  # python modules transformers needs to convert each raw tokenizer file
+    "mistral": ("sentencepiece", "google.protobuf"),
+    "llama3": ("tiktoken",),
+}
+
+
+def skip_reason(kind: str) -> str | None:
+    """Why tokenizer ``kind`` (or a family name) cannot be built here, or None when it can."""
+    import importlib.util
+
+    kind = FAMILY_TOKENIZER.get(kind, kind)
+    if not have_tokenizers():
+        return f"shared tokenizer files not found under {TOKENIZERS}"
+    for module in _CONVERTER_DEPS.get(kind, ()):
+        try:
+            found = importlib.util.find_spec(module) is not None
+        except ModuleNotFoundError:
+            found = False
+        if not found:
+            return f"the {kind} tokenizer needs `{module.split('.')[0]}` (pip install prmkit[dev])"
+    return None
 
 
 @functools.cache
@@ -98,7 +136,9 @@ def mistral_tokenizer_dir() -> str:
     (out / "tokenizer_config.json").write_text(json.dumps(config))
     from transformers import AutoTokenizer
 
-    AutoTokenizer.from_pretrained(str(out)).save_pretrained(str(out))  # store tokenizer.json: fast reloads
+    AutoTokenizer.from_pretrained(str(out)).save_pretrained(
+        str(out)
+    )  # store tokenizer.json: fast reloads
     return str(out)
 
 
@@ -142,7 +182,9 @@ def qwen_prm_tokenizer_dir(bos_token: str | None = None) -> str:
     from transformers import AutoTokenizer
 
     tok = AutoTokenizer.from_pretrained(str(out))
-    assert tok.encode("<extra_0>", add_special_tokens=False) == [151651], "derived Qwen PRM tokenizer is wrong"
+    assert tok.encode("<extra_0>", add_special_tokens=False) == [151651], (
+        "derived Qwen PRM tokenizer is wrong"
+    )
     tok.save_pretrained(str(out))
     return str(out)
 
@@ -161,7 +203,9 @@ def llama3_tokenizer_dir() -> str:
     ] + [f"<|reserved_special_token_{i}|>" for i in range(2, 246)]  # fmt: skip
     src = TOKENIZERS / "llama3"
     converted = TikTokenConverter(
-        vocab_file=str(src / "tokenizer.model"), pattern=_LLAMA3_PATTERN, extra_special_tokens=names
+        vocab_file=str(src / "tokenizer.model"),
+        pattern=_LLAMA3_PATTERN,
+        extra_special_tokens=names,
     ).converted()
     converted.post_processor = TemplateProcessing(
         single="<|begin_of_text|> $A", pair="<|begin_of_text|> $A <|begin_of_text|> $B",
@@ -196,7 +240,9 @@ def tokenizer(kind: str) -> Any:
     return AutoTokenizer.from_pretrained(directory)
 
 
-def tiny_config(arch: str, vocab_size: int, hidden: int = 32, layers: int = 2, **extra: Any) -> Any:
+def tiny_config(
+    arch: str, vocab_size: int, hidden: int = 32, layers: int = 2, **extra: Any
+) -> Any:
     """A small config of a real architecture (``"qwen2"``, ``"mistral"``, ``"llama"``)."""
     from transformers import LlamaConfig, MistralConfig, Qwen2Config
 
@@ -226,7 +272,9 @@ def _save(model: Any, tokenizer_dir: str, out: str | Path) -> str:
 
 
 def _copy_tokenizer(tokenizer_dir: str, out: str) -> None:
-    for file in Path(tokenizer_dir).iterdir():  # the saved tokenizer files (no weights live there)
+    for file in Path(
+        tokenizer_dir
+    ).iterdir():  # the saved tokenizer files (no weights live there)
         shutil.copy(file, Path(out) / file.name)
 
 
@@ -241,7 +289,11 @@ def build_math_shepherd(out: str | Path, seed: int = 0, **config: Any) -> str:
     from transformers import MistralForCausalLM
 
     _seed(seed)
-    return _save(MistralForCausalLM(tiny_config("mistral", MISTRAL_VOCAB, **config)), mistral_tokenizer_dir(), out)
+    return _save(
+        MistralForCausalLM(tiny_config("mistral", MISTRAL_VOCAB, **config)),
+        mistral_tokenizer_dir(),
+        out,
+    )
 
 
 def build_rlhflow(out: str | Path, seed: int = 0, **config: Any) -> str:
@@ -249,7 +301,11 @@ def build_rlhflow(out: str | Path, seed: int = 0, **config: Any) -> str:
     from transformers import LlamaForCausalLM
 
     _seed(seed)
-    return _save(LlamaForCausalLM(tiny_config("llama", LLAMA3_VOCAB, **config)), llama3_tokenizer_dir(), out)
+    return _save(
+        LlamaForCausalLM(tiny_config("llama", LLAMA3_VOCAB, **config)),
+        llama3_tokenizer_dir(),
+        out,
+    )
 
 
 def build_qwen_math_prm(out: str | Path, seed: int = 0, **config: Any) -> str:
@@ -262,15 +318,23 @@ def build_qwen_math_prm(out: str | Path, seed: int = 0, **config: Any) -> str:
     return _save(Qwen2ForProcessRewardModel(cfg), qwen_prm_tokenizer_dir(), out)
 
 
-def build_causal_lm(out: str | Path, seed: int = 0, arch: str = "qwen2", **config: Any) -> str:
+def build_causal_lm(
+    out: str | Path, seed: int = 0, arch: str = "qwen2", **config: Any
+) -> str:
     """Tiny ``Qwen2ForCausalLM`` + the Qwen tokenizer (implicit PRM policies/references, stand-ins)."""
     from transformers import Qwen2ForCausalLM
 
     _seed(seed)
-    return _save(Qwen2ForCausalLM(tiny_config(arch, QWEN_VOCAB, **config)), qwen_prm_tokenizer_dir(), out)
+    return _save(
+        Qwen2ForCausalLM(tiny_config(arch, QWEN_VOCAB, **config)),
+        qwen_prm_tokenizer_dir(),
+        out,
+    )
 
 
-def build_skywork(out: str | Path, seed: int = 0, with_value_head: bool = True, **config: Any) -> str:
+def build_skywork(
+    out: str | Path, seed: int = 0, with_value_head: bool = True, **config: Any
+) -> str:
     """Tiny Qwen2 causal LM with a Skywork value head stored as ``v_head.summary.*`` in model.safetensors.
 
     The tokenizer gets ``bos_token="<|endoftext|>"`` because the Skywork format prepends the BOS string.
@@ -291,7 +355,9 @@ def build_skywork(out: str | Path, seed: int = 0, with_value_head: bool = True, 
     return path
 
 
-def build_token_cls(out: str | Path, seed: int = 0, step_separator: str | None = None, **config: Any) -> str:
+def build_token_cls(
+    out: str | Path, seed: int = 0, step_separator: str | None = None, **config: Any
+) -> str:
     """Tiny ``Qwen2ForTokenClassification`` with 2 labels (prmkit/TRL-style PRM); optional ``config.step_separator``."""
     from transformers import Qwen2ForTokenClassification
 
@@ -302,10 +368,14 @@ def build_token_cls(out: str | Path, seed: int = 0, step_separator: str | None =
     return _save(Qwen2ForTokenClassification(cfg), qwen_prm_tokenizer_dir(), out)
 
 
-def build_orm(out: str | Path, seed: int = 0, num_labels: int = 1, **config: Any) -> str:
+def build_orm(
+    out: str | Path, seed: int = 0, num_labels: int = 1, **config: Any
+) -> str:
     """Tiny ``Qwen2ForSequenceClassification`` (outcome reward model) with 1 or 2 labels."""
     from transformers import Qwen2ForSequenceClassification
 
     _seed(seed)
-    cfg = tiny_config("qwen2", QWEN_VOCAB, num_labels=num_labels, pad_token_id=151643, **config)
+    cfg = tiny_config(
+        "qwen2", QWEN_VOCAB, num_labels=num_labels, pad_token_id=151643, **config
+    )
     return _save(Qwen2ForSequenceClassification(cfg), qwen_prm_tokenizer_dir(), out)

@@ -11,10 +11,14 @@ import sys
 
 import pytest
 
-from tests._tiny_models import have_tokenizers, llama3_tokenizer_dir, mistral_tokenizer_dir, qwen_prm_tokenizer_dir
 from prmkit._registry import UnknownNameError
 from prmkit.models.backends._batching import token_budget_batches
-from prmkit.models.families import FAMILIES, get_family, load_family_scorer, token_cls_spec
+from prmkit.models.families import (
+    FAMILIES,
+    get_family,
+    load_family_scorer,
+    token_cls_spec,
+)
 from prmkit.models.formats import (
     encode_implicit,
     encode_math_shepherd,
@@ -22,12 +26,23 @@ from prmkit.models.formats import (
     encode_rlhflow,
     encode_skywork,
 )
+from tests._tiny_models import (
+    have_tokenizers,
+    llama3_tokenizer_dir,
+    mistral_tokenizer_dir,
+    qwen_prm_tokenizer_dir,
+    skip_reason,
+)
 
-needs_tok = pytest.mark.skipif(not have_tokenizers(), reason="shared tokenizer files not present")
+needs_tok = pytest.mark.skipif(
+    not have_tokenizers(), reason="shared tokenizer files not present"
+)
 
 
 @pytest.fixture(scope="module")
 def mistral():
+    if skip_reason("mistral"):
+        pytest.skip(skip_reason("mistral"))
     from transformers import AutoTokenizer
 
     return AutoTokenizer.from_pretrained(mistral_tokenizer_dir())
@@ -49,6 +64,8 @@ def qwen_bos():
 
 @pytest.fixture(scope="module")
 def llama3():
+    if skip_reason("llama3"):
+        pytest.skip(skip_reason("llama3"))
     from transformers import AutoTokenizer
 
     return AutoTokenizer.from_pretrained(llama3_tokenizer_dir())
@@ -61,12 +78,19 @@ def test_math_shepherd_matches_model_card(mistral):
     steps = ["Step 1: 3+2=5", "Step 2: The answer is 5"]
     item = encode_math_shepherd(mistral, question, steps)
     # model card: input_for_prm = f"{question} {output}", output lines end with " ки"
-    reference_ids = mistral.encode(f"{question} Step 1: 3+2=5 ки\nStep 2: The answer is 5 ки")
+    reference_ids = mistral.encode(
+        f"{question} Step 1: 3+2=5 ки\nStep 2: The answer is 5 ки"
+    )
     assert item.input_ids == reference_ids
-    assert item.step_positions == [i for i, t in enumerate(reference_ids) if t == mistral.encode("ки")[-1]]
+    assert item.step_positions == [
+        i for i, t in enumerate(reference_ids) if t == mistral.encode("ки")[-1]
+    ]
     # PROVENANCE.md (sentencepiece, offline): 31 ids, step tags 12902 at [19, 30]
     assert len(item.input_ids) == 31 and item.step_positions == [19, 30]
-    assert get_family("math-shepherd").label_token_ids(mistral) == (648, 387)  # encode("+ -")[1:]
+    assert get_family("math-shepherd").label_token_ids(mistral) == (
+        648,
+        387,
+    )  # encode("+ -")[1:]
     assert mistral.encode("+ -")[1:] == [648, 387]
 
 
@@ -84,16 +108,23 @@ def test_qwen_math_prm_matches_model_card(qwen):
     steps = ["1+1=2.", "The answer is \\boxed{2}."]
     item = encode_qwen_math_prm(qwen, "What is 1+1?", steps)
     messages = [
-        {"role": "system", "content": "Please reason step by step, and put your final answer within \\boxed{}."},
+        {
+            "role": "system",
+            "content": "Please reason step by step, and put your final answer within \\boxed{}.",
+        },
         {"role": "user", "content": "What is 1+1?"},
         {"role": "assistant", "content": "<extra_0>".join(steps) + "<extra_0>"},
     ]
-    text = qwen.apply_chat_template(messages, tokenize=False, add_generation_prompt=False)
+    text = qwen.apply_chat_template(
+        messages, tokenize=False, add_generation_prompt=False
+    )
     reference_ids = qwen.encode(text)
     assert item.input_ids == reference_ids
     step_sep_id = qwen.encode("<extra_0>")[0]
     assert step_sep_id == 151651
-    assert item.step_positions == [i for i, t in enumerate(reference_ids) if t == step_sep_id]
+    assert item.step_positions == [
+        i for i, t in enumerate(reference_ids) if t == step_sep_id
+    ]
     # PROVENANCE.md: 53 ids, <extra_0> at [41, 50], ending [151651, 151645, 198]
     assert len(item.input_ids) == 53 and item.step_positions == [41, 50]
     assert item.input_ids[-3:] == [151651, 151645, 198]
@@ -101,11 +132,15 @@ def test_qwen_math_prm_matches_model_card(qwen):
 
 @needs_tok
 def test_qwen_math_prm_needs_extra_0_as_one_token(tmp_path):
-    from transformers import AutoTokenizer
-
     import shutil
 
-    for name in ("vocab.json", "merges.txt", "tokenizer_config.json"):  # the stock (non-PRM) config
+    from transformers import AutoTokenizer
+
+    for name in (
+        "vocab.json",
+        "merges.txt",
+        "tokenizer_config.json",
+    ):  # the stock (non-PRM) config
         shutil.copy(f"/work/shared/data/tokenizers/qwen2.5/{name}", tmp_path / name)
     stock = AutoTokenizer.from_pretrained(str(tmp_path))
     with pytest.raises(ValueError, match="<extra_0>.*one token"):
@@ -124,16 +159,28 @@ def test_qwen_math_prm_rejects_step_token_in_text(qwen):
 @needs_tok
 def test_rlhflow_positions_equal_reference_per_step_prefixes(llama3):
     question = "What is 1+1? And 2+2?"
-    steps = ["Step 1: 1+1=2.", "Step 2: 2+2=4, so + and - both fine.", "The answer is 2 and 4."]
+    steps = [
+        "Step 1: 1+1=2.",
+        "Step 2: 2+2=4, so + and - both fine.",
+        "The answer is 2 and 4.",
+    ]
     item = encode_rlhflow(llama3, question, steps)
     plus, minus = get_family("rlhflow").label_token_ids(llama3)
     assert (plus, minus) == (10, 12)  # PROVENANCE.md: encode("+")[-1], encode("-")[-1]
     conversation = []
-    for k, step in enumerate(steps):  # RLHFlow math-rm: one forward per step, logits[:, -3]
-        conversation.append({"role": "user", "content": question + " " + step if k == 0 else step})
+    for k, step in enumerate(
+        steps
+    ):  # RLHFlow math-rm: one forward per step, logits[:, -3]
+        conversation.append(
+            {"role": "user", "content": question + " " + step if k == 0 else step}
+        )
         conversation.append({"role": "assistant", "content": "+"})
         prefix = llama3.apply_chat_template(conversation, tokenize=True)
-        prefix = prefix["input_ids"] if isinstance(prefix, dict) or hasattr(prefix, "keys") else prefix
+        prefix = (
+            prefix["input_ids"]
+            if isinstance(prefix, dict) or hasattr(prefix, "keys")
+            else prefix
+        )
         assert item.input_ids[: len(prefix)] == list(prefix)
         assert item.step_positions[k] == len(prefix) - 3
         assert prefix[-2] == plus
@@ -165,11 +212,17 @@ def _skywork_reference(tokenizer, problem, steps):
 
 @needs_tok
 def test_skywork_matches_reference(qwen_bos):
-    steps = ["Janet's ducks lay 16 eggs.", "She eats 3, so 16 - 3 = 13.", "The answer is 13."]
+    steps = [
+        "Janet's ducks lay 16 eggs.",
+        "She eats 3, so 16 - 3 = 13.",
+        "The answer is 13.",
+    ]
     item = encode_skywork(qwen_bos, "How many eggs?", steps)
     ids, positions = _skywork_reference(qwen_bos, "How many eggs?", steps)
     assert item.input_ids == ids and item.step_positions == positions
-    assert item.input_ids[0] == 151643 and all(item.input_ids[p] == 198 for p in positions)
+    assert item.input_ids[0] == 151643 and all(
+        item.input_ids[p] == 198 for p in positions
+    )
 
 
 @needs_tok
@@ -211,9 +264,22 @@ def test_implicit_docstring_example_with_bos():
 def test_family_specs_cover_registered_names():
     from prmkit.models import SCORERS
 
-    for name in ("math-shepherd", "qwen2.5-math-prm", "rlhflow", "skywork", "token-cls", "orm"):
+    for name in (
+        "math-shepherd",
+        "qwen2.5-math-prm",
+        "rlhflow",
+        "skywork",
+        "token-cls",
+        "orm",
+    ):
         assert name in SCORERS.names() and get_family(name).name == name
-    assert {spec.head for spec in FAMILIES.values()} == {"lm_tokens", "two_class", "value", "token_cls", "sequence"}
+    assert {spec.head for spec in FAMILIES.values()} == {
+        "lm_tokens",
+        "two_class",
+        "value",
+        "token_cls",
+        "sequence",
+    }
     with pytest.raises(UnknownNameError, match="Available: .*math-shepherd"):
         get_family("math_shepherd")
 
@@ -238,7 +304,9 @@ def test_token_budget_batches_cover_all_and_respect_budget():
     assert sorted(i for b in batches for i in b) == list(range(len(lengths)))
     for batch in batches:
         assert len(batch) == 1 or len(batch) * max(lengths[i] for i in batch) <= 40
-        assert [lengths[i] for i in batch] == sorted((lengths[i] for i in batch), reverse=True)
+        assert [lengths[i] for i in batch] == sorted(
+            (lengths[i] for i in batch), reverse=True
+        )
     assert token_budget_batches([100, 1], 10) == [[0], [1]]
     with pytest.raises(ValueError):
         token_budget_batches([1], 0)

@@ -30,26 +30,29 @@ from typing import Any, Literal
 
 from prmkit._registry import UnknownNameError
 from prmkit.models.formats._base import EncodedItem
-from prmkit.models.formats.math_shepherd import candidate_token_ids, encode_math_shepherd
+from prmkit.models.formats.math_shepherd import (
+    candidate_token_ids,
+    encode_math_shepherd,
+)
 from prmkit.models.formats.qwen_math_prm import encode_qwen_math_prm, step_token_id
 from prmkit.models.formats.rlhflow import encode_rlhflow, plus_minus_ids
 from prmkit.models.formats.skywork import encode_skywork
 from prmkit.models.formats.token_cls import DEFAULT_STEP_SEPARATOR, encode_token_cls
 
 __all__ = [
+    "BACKENDS",
+    "FAMILIES",
     "FamilySpec",
     "Head",
-    "FAMILIES",
-    "BACKENDS",
     "get_family",
-    "token_cls_spec",
     "load_family_scorer",
     "math_shepherd",
+    "orm",
     "qwen_math_prm",
     "rlhflow",
     "skywork",
     "token_cls",
-    "orm",
+    "token_cls_spec",
 ]
 
 Head = Literal["lm_tokens", "two_class", "value", "token_cls", "sequence"]
@@ -105,16 +108,24 @@ def _check_math_shepherd(tokenizer: Any) -> None:
 
 def _check_rlhflow(tokenizer: Any) -> None:
     if getattr(tokenizer, "chat_template", None) is None:
-        raise ValueError("rlhflow needs a tokenizer with a chat template (the Llama-3.1-Instruct one)")
+        raise ValueError(
+            "rlhflow needs a tokenizer with a chat template (the Llama-3.1-Instruct one)"
+        )
     if not getattr(tokenizer, "is_fast", False):
-        raise ValueError("rlhflow needs a fast tokenizer (offset mapping locates each assistant turn)")
-    encode_rlhflow(tokenizer, "1+1?", ["1+1=2"])  # fails loudly if the template cannot be read in one pass
+        raise ValueError(
+            "rlhflow needs a fast tokenizer (offset mapping locates each assistant turn)"
+        )
+    encode_rlhflow(
+        tokenizer, "1+1?", ["1+1=2"]
+    )  # fails loudly if the template cannot be read in one pass
 
 
 def _check_qwen(tokenizer: Any) -> None:
     step_token_id(tokenizer)
     if getattr(tokenizer, "chat_template", None) is None:
-        raise ValueError("qwen2.5-math-prm needs a tokenizer with a chat template (the PRM's own tokenizer)")
+        raise ValueError(
+            "qwen2.5-math-prm needs a tokenizer with a chat template (the PRM's own tokenizer)"
+        )
 
 
 def _check_skywork(tokenizer: Any) -> None:
@@ -189,7 +200,9 @@ def get_family(name: str) -> FamilySpec:
     try:
         return FAMILIES[name]
     except KeyError:
-        raise UnknownNameError(f"Unknown PRM family {name!r}. Available: {', '.join(sorted(FAMILIES))}") from None
+        raise UnknownNameError(
+            f"Unknown PRM family {name!r}. Available: {', '.join(sorted(FAMILIES))}"
+        ) from None
 
 
 def token_cls_spec(separator: str, base: str = "token-cls") -> FamilySpec:
@@ -199,11 +212,15 @@ def token_cls_spec(separator: str, base: str = "token-cls") -> FamilySpec:
     """
     spec = get_family(base)
     return dataclasses.replace(
-        spec, encode=functools.partial(encode_token_cls, separator=separator), step_token=separator
+        spec,
+        encode=functools.partial(encode_token_cls, separator=separator),
+        step_token=separator,
     )
 
 
-def load_family_scorer(family: str, path: str | None = None, backend: str = "transformers", **options: Any) -> Any:
+def load_family_scorer(
+    family: str, path: str | None = None, backend: str = "transformers", **options: Any
+) -> Any:
     """Build a scorer for ``family`` on ``backend``.
 
     Args:
@@ -218,13 +235,17 @@ def load_family_scorer(family: str, path: str | None = None, backend: str = "tra
     spec = get_family(family)
     if backend == "transformers":
         if path is None:
-            raise ValueError(f"load_scorer({family!r}, backend='transformers') needs path=<checkpoint dir or hub id>")
+            raise ValueError(
+                f"load_scorer({family!r}, backend='transformers') needs path=<checkpoint dir or hub id>"
+            )
         from prmkit.models.backends.transformers import TransformersScorer
 
         return TransformersScorer(spec, path, **options)
     if backend == "vllm":
         if path is None:
-            raise ValueError(f"load_scorer({family!r}, backend='vllm') needs path=<checkpoint dir or hub id>")
+            raise ValueError(
+                f"load_scorer({family!r}, backend='vllm') needs path=<checkpoint dir or hub id>"
+            )
         from prmkit.models.backends.vllm import VLLMScorer
 
         return VLLMScorer(spec, path, **options)
@@ -232,30 +253,42 @@ def load_family_scorer(family: str, path: str | None = None, backend: str = "tra
         from prmkit.models.backends.http import HTTPScorer
 
         return HTTPScorer(**options)
-    raise ValueError(f"Unknown backend {backend!r} for {family!r}; choose one of {', '.join(BACKENDS)}")
+    raise ValueError(
+        f"Unknown backend {backend!r} for {family!r}; choose one of {', '.join(BACKENDS)}"
+    )
 
 
-def math_shepherd(path: str | None = None, backend: str = "transformers", **options: Any) -> Any:
+def math_shepherd(
+    path: str | None = None, backend: str = "transformers", **options: Any
+) -> Any:
     """``load_scorer("math-shepherd", path=..., backend=...)``: peiyi9979/math-shepherd-mistral-7b-prm."""
     return load_family_scorer("math-shepherd", path, backend, **options)
 
 
-def qwen_math_prm(path: str | None = None, backend: str = "transformers", **options: Any) -> Any:
+def qwen_math_prm(
+    path: str | None = None, backend: str = "transformers", **options: Any
+) -> Any:
     """``load_scorer("qwen2.5-math-prm", path=..., backend=...)``: Qwen/Qwen2.5-Math-PRM-7B / -72B."""
     return load_family_scorer("qwen2.5-math-prm", path, backend, **options)
 
 
-def rlhflow(path: str | None = None, backend: str = "transformers", **options: Any) -> Any:
+def rlhflow(
+    path: str | None = None, backend: str = "transformers", **options: Any
+) -> Any:
     """``load_scorer("rlhflow", path=..., backend=...)``: RLHFlow/Llama3.1-8B-PRM-*."""
     return load_family_scorer("rlhflow", path, backend, **options)
 
 
-def skywork(path: str | None = None, backend: str = "transformers", **options: Any) -> Any:
+def skywork(
+    path: str | None = None, backend: str = "transformers", **options: Any
+) -> Any:
     """``load_scorer("skywork", path=..., backend=...)``: Skywork/Skywork-o1-Open-PRM-Qwen-2.5-*."""
     return load_family_scorer("skywork", path, backend, **options)
 
 
-def token_cls(path: str | None = None, backend: str = "transformers", **options: Any) -> Any:
+def token_cls(
+    path: str | None = None, backend: str = "transformers", **options: Any
+) -> Any:
     """``load_scorer("token-cls", path=..., backend=...)``: prmkit-trained and TRL-style PRMs."""
     return load_family_scorer("token-cls", path, backend, **options)
 

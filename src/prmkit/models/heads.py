@@ -23,7 +23,7 @@ from torch import nn
 from transformers import Qwen2Config, Qwen2Model, Qwen2PreTrainedModel
 from transformers.modeling_outputs import TokenClassifierOutput
 
-__all__ = ["Qwen2ForProcessRewardModel", "load_value_head", "VALUE_HEAD_PREFIX"]
+__all__ = ["VALUE_HEAD_PREFIX", "Qwen2ForProcessRewardModel", "load_value_head"]
 
 VALUE_HEAD_PREFIX = "v_head.summary."
 
@@ -55,8 +55,15 @@ class Qwen2ForProcessRewardModel(Qwen2PreTrainedModel):
         position_ids: torch.LongTensor | None = None,
         **kwargs: Any,
     ) -> TokenClassifierOutput:
-        hidden = self.model(input_ids, attention_mask=attention_mask, position_ids=position_ids, **kwargs)
-        return TokenClassifierOutput(logits=self.score(hidden.last_hidden_state))  # (B, T, 2)
+        hidden = self.model(
+            input_ids,
+            attention_mask=attention_mask,
+            position_ids=position_ids,
+            **kwargs,
+        )
+        return TokenClassifierOutput(
+            logits=self.score(hidden.last_hidden_state)
+        )  # (B, T, 2)
 
 
 def _weight_files(path: str | os.PathLike[str]) -> list[Path]:
@@ -86,7 +93,7 @@ def load_value_head(path: str | os.PathLike[str], hidden_size: int) -> nn.Linear
     tensors: dict[str, torch.Tensor] = {}
     for file in _weight_files(path):
         with safe_open(str(file), framework="pt") as handle:
-            for key in handle.keys():
+            for key in handle.keys():  # noqa: SIM118 (safe_open has no __iter__)
                 if key.startswith(VALUE_HEAD_PREFIX):
                     tensors[key[len(VALUE_HEAD_PREFIX) :]] = handle.get_tensor(key)
     if "weight" not in tensors:
@@ -96,7 +103,9 @@ def load_value_head(path: str | os.PathLike[str], hidden_size: int) -> nn.Linear
         )
     weight = tensors["weight"].reshape(-1, tensors["weight"].shape[-1])
     if tuple(weight.shape) != (1, hidden_size):
-        raise ValueError(f"skywork: value head weight has shape {tuple(weight.shape)}, expected (1, {hidden_size})")
+        raise ValueError(
+            f"skywork: value head weight has shape {tuple(weight.shape)}, expected (1, {hidden_size})"
+        )
     head = nn.Linear(hidden_size, 1, bias="bias" in tensors)
     with torch.no_grad():
         head.weight.copy_(weight)

@@ -31,11 +31,13 @@ from typing import Any, Literal
 
 from prmkit.models.formats.implicit import ImplicitEncodedItem, encode_implicit
 
-__all__ = ["ImplicitScorer", "read_implicit_config", "MODES"]
+__all__ = ["MODES", "ImplicitScorer", "read_implicit_config"]
 
 MODES = ("step", "cumulative")
 CONFIG_FILE = "prmkit.json"
-_LOGIT_CHUNK = 1024  # rows of the vocabulary-sized log-softmax computed at once (bounds memory)
+_LOGIT_CHUNK = (
+    1024  # rows of the vocabulary-sized log-softmax computed at once (bounds memory)
+)
 
 
 def read_implicit_config(path: str | os.PathLike[str]) -> dict[str, Any]:
@@ -52,7 +54,9 @@ def read_implicit_config(path: str | os.PathLike[str]) -> dict[str, Any]:
     except json.JSONDecodeError as error:
         raise ValueError(f"{file}: not valid JSON ({error})") from None
     if config.get("family", "implicit") != "implicit":
-        raise ValueError(f"{file}: family is {config['family']!r}; load it with load_scorer({config['family']!r})")
+        raise ValueError(
+            f"{file}: family is {config['family']!r}; load it with load_scorer({config['family']!r})"
+        )
     return config
 
 
@@ -92,35 +96,55 @@ class ImplicitScorer:
     ) -> None:
         import transformers
 
-        from prmkit.models.backends._loading import is_causal, resolve_batch_tokens, resolve_device, resolve_dtype
+        from prmkit.models.backends._loading import (
+            is_causal,
+            resolve_batch_tokens,
+            resolve_device,
+            resolve_dtype,
+        )
         from prmkit.models.backends._truncation import check_truncation
 
         if backend != "transformers":
-            raise ValueError(f"implicit: backend={backend!r} is not supported; use backend='transformers'")
+            raise ValueError(
+                f"implicit: backend={backend!r} is not supported; use backend='transformers'"
+            )
         if mode not in MODES:
-            raise ValueError(f"implicit: mode={mode!r}; choose one of {', '.join(MODES)}")
+            raise ValueError(
+                f"implicit: mode={mode!r}; choose one of {', '.join(MODES)}"
+            )
         check_truncation(truncation)
         config = read_implicit_config(path) if os.path.isdir(path) else {}
         beta = beta if beta is not None else config.get("beta")
         reference = reference if reference is not None else config.get("reference")
         if beta is None or reference is None:
-            missing = [name for name, value in (("beta", beta), ("reference", reference)) if value is None]
+            missing = [
+                name
+                for name, value in (("beta", beta), ("reference", reference))
+                if value is None
+            ]
             raise ValueError(
                 f"implicit: {path} gives no {' and no '.join(missing)}; pass {'/'.join(f'{m}=' for m in missing)} "
                 f"or write them into {Path(path) / CONFIG_FILE}"
             )
-        if not os.path.isabs(reference) and os.path.isdir(os.path.join(path, reference)):
+        if not os.path.isabs(reference) and os.path.isdir(
+            os.path.join(path, reference)
+        ):
             reference = os.path.join(path, reference)
         self.beta, self.mode, self.reference_path = float(beta), mode, reference
         self.device = resolve_device(device)
         self.dtype = resolve_dtype(dtype, self.device)
         if tokenizer is None or isinstance(tokenizer, (str, os.PathLike)):
-            tokenizer = transformers.AutoTokenizer.from_pretrained(str(tokenizer or path))
+            tokenizer = transformers.AutoTokenizer.from_pretrained(
+                str(tokenizer or path)
+            )
         self.tokenizer = tokenizer
         load = transformers.AutoModelForCausalLM.from_pretrained
         self.policy = load(path, dtype=self.dtype).to(self.device).eval()
         self.reference = load(reference, dtype=self.dtype).to(self.device).eval()
-        sizes = {m.get_output_embeddings().weight.shape[0] for m in (self.policy, self.reference)}
+        sizes = {
+            m.get_output_embeddings().weight.shape[0]
+            for m in (self.policy, self.reference)
+        }
         if len(sizes) != 1:
             raise ValueError(
                 f"implicit: policy {path} and reference {reference} have different vocabularies {sorted(sizes)}; "
@@ -128,9 +152,14 @@ class ImplicitScorer:
             )
         self.vocab_size = sizes.pop()
         # causal LMs under right padding need no attention mask (fused causal SDPA kernel)
-        self._causal = all(is_causal(getattr(m, m.base_model_prefix), self.vocab_size) for m in (self.policy, self.reference))
+        self._causal = all(
+            is_causal(getattr(m, m.base_model_prefix), self.vocab_size)
+            for m in (self.policy, self.reference)
+        )
         self.max_batch_tokens = resolve_batch_tokens(max_batch_tokens, self.device)
-        self.max_length = max_length or getattr(self.policy.config, "max_position_embeddings", None)
+        self.max_length = max_length or getattr(
+            self.policy.config, "max_position_embeddings", None
+        )
         self.truncation = truncation
         self.progress = progress
         pad = getattr(tokenizer, "pad_token_id", None)
@@ -140,20 +169,32 @@ class ImplicitScorer:
         """:func:`~prmkit.models.formats.implicit.encode_implicit` with this scorer's tokenizer."""
         return encode_implicit(self.tokenizer, question, list(steps))
 
-    def _log_probs(self, model: Any, ids: Any, mask: Any, rows: Any, cols: Any, targets: Any) -> Any:
+    def _log_probs(
+        self, model: Any, ids: Any, mask: Any, rows: Any, cols: Any, targets: Any
+    ) -> Any:
         """``log model(targets | prefix)`` read at (rows, cols): hidden ``(B, T, H)`` -> ``(N,)`` float32."""
         import torch
 
         body = getattr(model, model.base_model_prefix)
-        hidden = body(input_ids=ids, attention_mask=mask, use_cache=False).last_hidden_state[rows, cols]  # (N, H)
+        hidden = body(
+            input_ids=ids, attention_mask=mask, use_cache=False
+        ).last_hidden_state[rows, cols]  # (N, H)
         lm_head = model.get_output_embeddings()
         out = []
-        for start in range(0, hidden.shape[0], _LOGIT_CHUNK):  # (chunk, V) at a time, never (B, T, V)
+        for start in range(
+            0, hidden.shape[0], _LOGIT_CHUNK
+        ):  # (chunk, V) at a time, never (B, T, V)
             logits = lm_head(hidden[start : start + _LOGIT_CHUNK]).float()
-            out.append(logits.log_softmax(-1).gather(-1, targets[start : start + _LOGIT_CHUNK, None])[:, 0])
+            out.append(
+                logits.log_softmax(-1).gather(
+                    -1, targets[start : start + _LOGIT_CHUNK, None]
+                )[:, 0]
+            )
         return torch.cat(out) if out else torch.zeros(0, device=ids.device)
 
-    def score(self, items: Sequence[tuple[str, Sequence[str]]]) -> list[list[float | None]]:
+    def score(
+        self, items: Sequence[tuple[str, Sequence[str]]]
+    ) -> list[list[float | None]]:
         """P(step correct) for every step, in input order (None for steps dropped by truncation).
 
         Raises:
@@ -168,22 +209,54 @@ class ImplicitScorer:
         results: list[list[float | None]] = [[None] * len(steps) for _, steps in items]
         todo = [i for i, (_, steps) in enumerate(items) if steps]
         prepared = {
-            i: encode_within(self.encode, i, items[i][0], items[i][1], self.max_length, self.truncation) for i in todo
+            i: encode_within(
+                self.encode,
+                i,
+                items[i][0],
+                items[i][1],
+                self.max_length,
+                self.truncation,
+            )
+            for i in todo
         }
         lengths = [len(prepared[i][0].input_ids) for i in todo]
-        with torch.inference_mode(), progress_bar(len(todo), self.progress, "scoring (implicit)") as advance:
+        with (
+            torch.inference_mode(),
+            progress_bar(len(todo), self.progress, "scoring (implicit)") as advance,
+        ):
             for batch in token_budget_batches(lengths, self.max_batch_tokens):
                 members = [prepared[todo[b]][0] for b in batch]
-                ids, mask = pad_right([m.input_ids for m in members], self.pad_id, self.device)
+                ids, mask = pad_right(
+                    [m.input_ids for m in members], self.pad_id, self.device
+                )
                 mask = None if self._causal else mask
                 # response token t (t >= response_start) is predicted by the logits at t - 1
-                rows = [r for r, m in enumerate(members) for _ in range(m.response_start, len(m.input_ids))]
-                cols = [t - 1 for m in members for t in range(m.response_start, len(m.input_ids))]
-                targets = [m.input_ids[t] for m in members for t in range(m.response_start, len(m.input_ids))]
-                rows_t, cols_t = torch.tensor(rows, device=self.device), torch.tensor(cols, device=self.device)
+                rows = [
+                    r
+                    for r, m in enumerate(members)
+                    for _ in range(m.response_start, len(m.input_ids))
+                ]
+                cols = [
+                    t - 1
+                    for m in members
+                    for t in range(m.response_start, len(m.input_ids))
+                ]
+                targets = [
+                    m.input_ids[t]
+                    for m in members
+                    for t in range(m.response_start, len(m.input_ids))
+                ]
+                rows_t, cols_t = (
+                    torch.tensor(rows, device=self.device),
+                    torch.tensor(cols, device=self.device),
+                )
                 targets_t = torch.tensor(targets, device=self.device)
-                ratio = self._log_probs(self.policy, ids, mask, rows_t, cols_t, targets_t)
-                ratio -= self._log_probs(self.reference, ids, mask, rows_t, cols_t, targets_t)
+                ratio = self._log_probs(
+                    self.policy, ids, mask, rows_t, cols_t, targets_t
+                )
+                ratio -= self._log_probs(
+                    self.reference, ids, mask, rows_t, cols_t, targets_t
+                )
                 token_rewards = (self.beta * ratio).tolist()
                 offset = 0
                 for b, member in zip(batch, members):
@@ -194,7 +267,9 @@ class ImplicitScorer:
                         step_reward = sum(token_rewards[lo : lo + end - start])
                         running += step_reward
                         value = running if self.mode == "cumulative" else step_reward
-                        results[index][first + k] = float(torch.sigmoid(torch.tensor(value)))
+                        results[index][first + k] = float(
+                            torch.sigmoid(torch.tensor(value))
+                        )
                     offset += len(member.input_ids) - member.response_start
                 advance(len(batch))
         return results

@@ -9,10 +9,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-__all__ = ["token_budget_batches", "pad_right"]
+__all__ = ["pad_right", "token_budget_batches"]
 
 
-def token_budget_batches(lengths: Sequence[int], max_batch_tokens: int, min_fill: float = 0.0) -> list[list[int]]:
+def token_budget_batches(
+    lengths: Sequence[int], max_batch_tokens: int, min_fill: float = 0.0
+) -> list[list[int]]:
     """Group item indices into batches of at most ``max_batch_tokens`` padded tokens.
 
     Items are taken longest first; a batch's cost is ``len(batch) * longest_in_batch``. An item
@@ -38,7 +40,10 @@ def token_budget_batches(lengths: Sequence[int], max_batch_tokens: int, min_fill
     current: list[int] = []
     width = 0
     for index in order:
-        if current and ((len(current) + 1) * width > max_batch_tokens or lengths[index] < min_fill * width):
+        if current and (
+            (len(current) + 1) * width > max_batch_tokens
+            or lengths[index] < min_fill * width
+        ):
             batches.append(current)
             current = []
         if not current:
@@ -49,7 +54,9 @@ def token_budget_batches(lengths: Sequence[int], max_batch_tokens: int, min_fill
     return batches
 
 
-def pad_right(sequences: Sequence[Sequence[int]], pad_id: int, device: Any = "cpu") -> tuple[Any, Any]:
+def pad_right(
+    sequences: Sequence[Sequence[int]], pad_id: int, device: Any = "cpu"
+) -> tuple[Any, Any]:
     """Right-pad token id lists into ``(input_ids, attention_mask)``, both ``(batch, max_len)`` long tensors.
 
     Right padding leaves every real token at its unpadded position, so the model's default

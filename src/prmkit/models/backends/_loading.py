@@ -20,11 +20,22 @@ from torch import nn
 from prmkit.models.families import FamilySpec, token_cls_spec
 from prmkit.models.formats.token_cls import DEFAULT_STEP_SEPARATOR
 
-__all__ = ["LoadedPRM", "load_prm", "resolve_dtype", "resolve_device", "resolve_batch_tokens", "is_causal"]
+__all__ = [
+    "LoadedPRM",
+    "is_causal",
+    "load_prm",
+    "resolve_batch_tokens",
+    "resolve_device",
+    "resolve_dtype",
+]
 
 HeadFn = Callable[[torch.Tensor], torch.Tensor]
 
-_DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+_DTYPES = {
+    "float32": torch.float32,
+    "bfloat16": torch.bfloat16,
+    "float16": torch.float16,
+}
 
 
 @dataclass
@@ -62,17 +73,17 @@ def resolve_device(device: str | None) -> torch.device:
 
 
 def resolve_batch_tokens(max_batch_tokens: int | None, device: torch.device) -> int:
-    """``None`` -> 16384 padded tokens per batch on GPU, 4096 on CPU.
+    """``None`` -> 16384 padded tokens per batch on GPU, 2048 on CPU.
 
     On CPU big batches do not help: one item's matmuls are already efficient, and a 16k-token batch's
-    activations overflow the caches (measured: 4096 ran at the padding-free per-item speed, 16384 at
-    0.66x of it, on a 4-layer hidden-256 Qwen2 PRM).
+    activations overflow the caches (measured on a 4-layer hidden-256 Qwen2 PRM, 1 thread, ProcessBench
+    items: 1024-2048 ran at 0.98-0.99x the padding-free per-item speed, 4096 at 0.93x, 16384 at 0.66x).
 
     Raises:
         ValueError: a non-positive budget.
     """
     if max_batch_tokens is None:
-        return 4096 if device.type == "cpu" else 16384
+        return 2048 if device.type == "cpu" else 16384
     if max_batch_tokens <= 0:
         raise ValueError(f"max_batch_tokens must be > 0, got {max_batch_tokens}")
     return max_batch_tokens
@@ -89,7 +100,9 @@ def resolve_dtype(dtype: str | torch.dtype | None, device: torch.device) -> torc
     if isinstance(dtype, torch.dtype):
         return dtype
     if dtype not in _DTYPES:
-        raise ValueError(f"dtype={dtype!r} is not supported; choose one of {', '.join(_DTYPES)} or 'auto'")
+        raise ValueError(
+            f"dtype={dtype!r} is not supported; choose one of {', '.join(_DTYPES)} or 'auto'"
+        )
     return _DTYPES[dtype]
 
 
@@ -124,13 +137,23 @@ def _local_dir(path: str) -> str:
 def _lm_tokens_head(model: nn.Module, ids: tuple[int, int]) -> HeadFn:
     lm_head = model.get_output_embeddings()
     if lm_head is None:
-        raise ValueError(f"{type(model).__name__} has no LM head; lm_tokens families need a causal LM checkpoint")
+        raise ValueError(
+            f"{type(model).__name__} has no LM head; lm_tokens families need a causal LM checkpoint"
+        )
     rows = lm_head.weight.shape[0]
     if max(ids) >= rows:
-        raise ValueError(f"label token ids {ids} are outside the model's vocabulary of {rows} rows")
+        raise ValueError(
+            f"label token ids {ids} are outside the model's vocabulary of {rows} rows"
+        )
     index = torch.tensor(ids, device=lm_head.weight.device)
-    weight = lm_head.weight.index_select(0, index)  # (2, H): only the "+" and "-" rows are needed
-    bias = None if getattr(lm_head, "bias", None) is None else lm_head.bias.index_select(0, index)
+    weight = lm_head.weight.index_select(
+        0, index
+    )  # (2, H): only the "+" and "-" rows are needed
+    bias = (
+        None
+        if getattr(lm_head, "bias", None) is None
+        else lm_head.bias.index_select(0, index)
+    )
 
     def head(hidden: torch.Tensor) -> torch.Tensor:
         logits = nn.functional.linear(hidden, weight, bias).float()  # (N, 2)
@@ -187,7 +210,9 @@ def load_prm(
     where = f"{spec.name} checkpoint {path}"
 
     if spec.head == "lm_tokens":
-        model = transformers.AutoModelForCausalLM.from_pretrained(path, **kwargs).to(device)
+        model = transformers.AutoModelForCausalLM.from_pretrained(path, **kwargs).to(
+            device
+        )
         if spec.check_tokenizer is not None:
             spec.check_tokenizer(tokenizer)
         assert spec.label_token_ids is not None
@@ -198,8 +223,12 @@ def load_prm(
 
         config = transformers.AutoConfig.from_pretrained(path)
         if getattr(config, "model_type", None) != "qwen2":
-            raise ValueError(f"{where}: model_type is {config.model_type!r}; qwen2.5-math-prm needs a Qwen2 body")
-        model, info = Qwen2ForProcessRewardModel.from_pretrained(path, output_loading_info=True, **kwargs)
+            raise ValueError(
+                f"{where}: model_type is {config.model_type!r}; qwen2.5-math-prm needs a Qwen2 body"
+            )
+        model, info = Qwen2ForProcessRewardModel.from_pretrained(
+            path, output_loading_info=True, **kwargs
+        )
         model.to(device)
         missing = _missing_head(info, ("score.",))
         if missing:
@@ -213,7 +242,9 @@ def load_prm(
         model = transformers.AutoModel.from_pretrained(path, **kwargs).to(device)
         from prmkit.models.heads import load_value_head
 
-        v_head = load_value_head(_local_dir(path), model.config.hidden_size).to(device=device, dtype=dtype)
+        v_head = load_value_head(_local_dir(path), model.config.hidden_size).to(
+            device=device, dtype=dtype
+        )
         model.add_module("v_head", v_head)
         if spec.check_tokenizer is not None:
             spec.check_tokenizer(tokenizer)
@@ -231,7 +262,9 @@ def load_prm(
         model, info = auto.from_pretrained(path, output_loading_info=True, **kwargs)
         model.to(device)
         module = _classifier(model)
-        head_name = next(n for n in ("score", "classifier") if getattr(model, n, None) is module)
+        head_name = next(
+            n for n in ("score", "classifier") if getattr(model, n, None) is module
+        )
         missing = _missing_head(info, (head_name + ".",))
         if missing:
             raise ValueError(
@@ -241,10 +274,19 @@ def load_prm(
         num_labels = model.config.num_labels
         allowed = (2,) if spec.head == "token_cls" else (1, 2)
         if num_labels not in allowed:
-            raise ValueError(f"{where}: config.num_labels is {num_labels}; {spec.name} needs {allowed}")
-        separator = step_separator or getattr(model.config, "step_separator", None) or DEFAULT_STEP_SEPARATOR
+            raise ValueError(
+                f"{where}: config.num_labels is {num_labels}; {spec.name} needs {allowed}"
+            )
+        separator = (
+            step_separator
+            or getattr(model.config, "step_separator", None)
+            or DEFAULT_STEP_SEPARATOR
+        )
         spec = token_cls_spec(separator, base=spec.name)
-        body, head = getattr(model, model.base_model_prefix), _label_head(module, num_labels)
+        body, head = (
+            getattr(model, model.base_model_prefix),
+            _label_head(module, num_labels),
+        )
     else:  # pragma: no cover - FamilySpec.head is a closed Literal
         raise ValueError(f"unknown head {spec.head!r}")
 

@@ -31,7 +31,7 @@ from typing import Any
 
 import torch
 
-__all__ = ["PrefixCache", "BLOCK", "MIN_FILL"]
+__all__ = ["BLOCK", "MIN_FILL", "PrefixCache"]
 
 BLOCK = 16
 MIN_FILL = 0.7  # new parts vary a lot (one step vs a whole item): cap padding at ~1/0.7 of real tokens
@@ -40,7 +40,9 @@ MIN_FILL = 0.7  # new parts vary a lot (one step vs a whole item): cap padding a
 @dataclass
 class _Entry:
     ids: list[int]
-    keys: list[torch.Tensor]  # per layer (kv_heads, L, head_dim): views into a batch's cache tensors
+    keys: list[
+        torch.Tensor
+    ]  # per layer (kv_heads, L, head_dim): views into a batch's cache tensors
     values: list[torch.Tensor]
     probs: list[float]  # the head's output at every position (L,)
     hashes: list[int]
@@ -65,7 +67,9 @@ class PrefixCache:
         max_batch_tokens: budget of (rows x longest new part) per incremental forward.
     """
 
-    def __init__(self, prm: Any, capacity_tokens: int = 65536, max_batch_tokens: int = 16384) -> None:
+    def __init__(
+        self, prm: Any, capacity_tokens: int = 65536, max_batch_tokens: int = 16384
+    ) -> None:
         if capacity_tokens <= 0:
             raise ValueError(f"prefix_cache_tokens must be > 0, got {capacity_tokens}")
         self.prm = prm
@@ -100,10 +104,14 @@ class PrefixCache:
         for block, chain in enumerate(_block_hashes(ids)):
             entry_id = self._index.get(chain)
             entry = None if entry_id is None else self._entries.get(entry_id)
-            if entry is None or entry.ids[: (block + 1) * BLOCK] != list(ids[: (block + 1) * BLOCK]):
+            if entry is None or entry.ids[: (block + 1) * BLOCK] != list(
+                ids[: (block + 1) * BLOCK]
+            ):
                 break
             best, matched = entry, (block + 1) * BLOCK
-        if best is None:  # no whole block in common: try the most recent entries for a short prefix
+        if (
+            best is None
+        ):  # no whole block in common: try the most recent entries for a short prefix
             candidates = list(self._entries.values())[-8:]
         else:
             candidates = [best]
@@ -118,9 +126,22 @@ class PrefixCache:
             self._entries.move_to_end(best.key)
         return best, matched
 
-    def _store(self, ids: list[int], keys: list[torch.Tensor], values: list[torch.Tensor], probs: list[float]) -> None:
+    def _store(
+        self,
+        ids: list[int],
+        keys: list[torch.Tensor],
+        values: list[torch.Tensor],
+        probs: list[float],
+    ) -> None:
         entry_id = self._next_id
-        entry = _Entry(ids=ids, keys=keys, values=values, probs=probs, hashes=_block_hashes(ids), key=entry_id)
+        entry = _Entry(
+            ids=ids,
+            keys=keys,
+            values=values,
+            probs=probs,
+            hashes=_block_hashes(ids),
+            key=entry_id,
+        )
         self._next_id += 1
         self._entries[entry_id] = entry
         for chain in entry.hashes:
@@ -134,7 +155,9 @@ class PrefixCache:
                     del self._index[chain]
 
     # ------------------------------------------------------------------ scoring
-    def score(self, sequences: Sequence[list[int]], positions: Sequence[list[int]]) -> list[list[float]]:
+    def score(
+        self, sequences: Sequence[list[int]], positions: Sequence[list[int]]
+    ) -> list[list[float]]:
         """Score items (token ids + read positions), reusing cached prefixes; stores every item.
 
         Returns:
@@ -146,19 +169,27 @@ class PrefixCache:
         plans = []
         for ids in sequences:
             entry, shared = self._lookup(ids)
-            shared = min(shared, len(ids) - 1)  # run at least one token (it also refreshes the store)
+            shared = min(
+                shared, len(ids) - 1
+            )  # run at least one token (it also refreshes the store)
             if entry is not None and shared > 0:
                 self.hits += 1
             plans.append((entry if shared > 0 else None, shared))
         probs_of: list[list[float]] = [[] for _ in sequences]
         news = [len(ids) - shared for ids, (_, shared) in zip(sequences, plans)]
-        for batch in token_budget_batches(news, self.max_batch_tokens, min_fill=MIN_FILL):
-            rows = self._forward([sequences[i] for i in batch], [plans[i] for i in batch])
+        for batch in token_budget_batches(
+            news, self.max_batch_tokens, min_fill=MIN_FILL
+        ):
+            rows = self._forward(
+                [sequences[i] for i in batch], [plans[i] for i in batch]
+            )
             for i, probs in zip(batch, rows):
                 probs_of[i] = probs
         return [[probs_of[i][p] for p in pos] for i, pos in enumerate(positions)]
 
-    def _forward(self, sequences: list[list[int]], plans: list[tuple[_Entry | None, int]]) -> list[list[float]]:
+    def _forward(
+        self, sequences: list[list[int]], plans: list[tuple[_Entry | None, int]]
+    ) -> list[list[float]]:
         """Run the new parts of a batch on top of their cached prefixes; store them; return per-token head outputs.
 
         The head runs on every new token (one batched call), so later items read positions inside a
@@ -179,37 +210,68 @@ class PrefixCache:
             tail = ids[shared:]
             input_ids[row, : len(tail)] = torch.as_tensor(tail)
             mask[row, past - shared : past + len(tail)] = 1
-        position_ids = starts[:, None] + torch.arange(new)[None, :]  # (B, new): exact RoPE positions
-        input_ids, mask, position_ids = input_ids.to(device), mask.to(device), position_ids.to(device)
-        self.last_tokens_run += sum(len(ids) - shared for ids, (_, shared) in zip(sequences, plans))
+        position_ids = (
+            starts[:, None] + torch.arange(new)[None, :]
+        )  # (B, new): exact RoPE positions
+        input_ids, mask, position_ids = (
+            input_ids.to(device),
+            mask.to(device),
+            position_ids.to(device),
+        )
+        self.last_tokens_run += sum(
+            len(ids) - shared for ids, (_, shared) in zip(sequences, plans)
+        )
         if past > 0:
             like = next(entry for entry, _ in plans if entry is not None)
             layers = []
             for layer in range(len(like.keys)):
                 kv = []
-                for tensors in ([e.keys[layer] if e else None for e, _ in plans], [e.values[layer] if e else None for e, _ in plans]):
+                for tensors in (
+                    [e.keys[layer] if e else None for e, _ in plans],
+                    [e.values[layer] if e else None for e, _ in plans],
+                ):
                     # each row's cached prefix as (shared, kv_heads, head_dim); one left-padding op per layer
                     rows = [
-                        t[:, :shared].transpose(0, 1) if t is not None else like.keys[layer][:, :0].transpose(0, 1)
+                        t[:, :shared].transpose(0, 1)
+                        if t is not None
+                        else like.keys[layer][:, :0].transpose(0, 1)
                         for t, (_, shared) in zip(tensors, plans)
                     ]
-                    padded = torch.nn.utils.rnn.pad_sequence(rows, batch_first=True, padding_side="left")
+                    padded = torch.nn.utils.rnn.pad_sequence(
+                        rows, batch_first=True, padding_side="left"
+                    )
                     kv.append(padded.transpose(1, 2))  # (B, kv_heads, past, head_dim)
                 layers.append((kv[0], kv[1]))
             cache = DynamicCache(ddp_cache_data=layers, config=body.config)
         else:
             cache = DynamicCache(config=body.config)
-        output = body(input_ids=input_ids, attention_mask=mask, position_ids=position_ids, use_cache=True, cache=cache)
-        cache = output.cache if getattr(output, "cache", None) is not None else output.past_key_values
+        output = body(
+            input_ids=input_ids,
+            attention_mask=mask,
+            position_ids=position_ids,
+            use_cache=True,
+            cache=cache,
+        )
+        cache = (
+            output.cache
+            if getattr(output, "cache", None) is not None
+            else output.past_key_values
+        )
         hidden = output.last_hidden_state  # (B, new, H)
-        new_probs = self.prm.head(hidden.reshape(batch * new, -1)).view(batch, new).tolist()
+        new_probs = (
+            self.prm.head(hidden.reshape(batch * new, -1)).view(batch, new).tolist()
+        )
         results = []
         for row, (ids, (entry, shared)) in enumerate(zip(sequences, plans)):
             n = len(ids) - shared
             slots = slice(past - shared, past + n)
-            keys = [layer.keys[row, :, slots] for layer in cache.layers]  # views, no copies
+            keys = [
+                layer.keys[row, :, slots] for layer in cache.layers
+            ]  # views, no copies
             values = [layer.values[row, :, slots] for layer in cache.layers]
-            probs = (entry.probs[:shared] if entry is not None else []) + new_probs[row][:n]
+            probs = (entry.probs[:shared] if entry is not None else []) + new_probs[
+                row
+            ][:n]
             self._store(list(ids), keys, values, probs)
             results.append(probs)
         return results

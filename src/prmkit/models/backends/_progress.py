@@ -11,7 +11,9 @@ PROGRESS_MIN_ITEMS = 64
 
 
 @contextmanager
-def progress_bar(total: int, enabled: bool, label: str) -> Iterator[Callable[[int], None]]:
+def progress_bar(
+    total: int, enabled: bool, label: str
+) -> Iterator[Callable[[int], None]]:
     """Yield ``advance(n)``; draws a transient rich bar when ``enabled`` and ``total > 64``."""
     if not enabled or total <= PROGRESS_MIN_ITEMS:
         yield lambda n: None

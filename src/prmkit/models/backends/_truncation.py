@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any, Literal
 
-__all__ = ["Truncation", "TRUNCATIONS", "check_truncation", "encode_within"]
+__all__ = ["TRUNCATIONS", "Truncation", "check_truncation", "encode_within"]
 
 Truncation = Literal["error", "keep_last_steps"]
 TRUNCATIONS = ("error", "keep_last_steps")
@@ -19,7 +19,9 @@ TRUNCATIONS = ("error", "keep_last_steps")
 def check_truncation(truncation: str) -> None:
     """Raise ``ValueError`` for an unknown policy (lists the valid ones)."""
     if truncation not in TRUNCATIONS:
-        raise ValueError(f"truncation={truncation!r}; choose one of {', '.join(TRUNCATIONS)}")
+        raise ValueError(
+            f"truncation={truncation!r}; choose one of {', '.join(TRUNCATIONS)}"
+        )
 
 
 def encode_within(

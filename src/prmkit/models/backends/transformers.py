@@ -44,7 +44,7 @@ class TransformersScorer:
         tokenizer: tokenizer object or path (default: the checkpoint's).
         device: ``"cpu"``, ``"cuda"``, ``"cuda:1"``...; default cuda when available.
         dtype: ``"float32"``, ``"bfloat16"``, ``"float16"``; default float32 on CPU, bfloat16 on GPU.
-        max_batch_tokens: padded tokens per forward batch (memory bound; default 16384 on GPU, 4096 on CPU).
+        max_batch_tokens: padded tokens per forward batch (memory bound; default 16384 on GPU, 2048 on CPU).
         max_length: longest input in tokens; default the model's ``max_position_embeddings``.
         truncation: ``"error"`` (default) rejects a too-long item, naming its index and length;
             ``"keep_last_steps"`` drops the oldest steps until it fits and returns None for them.
@@ -73,7 +73,12 @@ class TransformersScorer:
         prefix_cache_tokens: int = 65536,
         step_separator: str | None = None,
     ) -> None:
-        from prmkit.models.backends._loading import load_prm, resolve_batch_tokens, resolve_device, resolve_dtype
+        from prmkit.models.backends._loading import (
+            load_prm,
+            resolve_batch_tokens,
+            resolve_device,
+            resolve_dtype,
+        )
         from prmkit.models.backends._truncation import check_truncation
 
         check_truncation(truncation)
@@ -81,7 +86,12 @@ class TransformersScorer:
         max_batch_tokens = resolve_batch_tokens(max_batch_tokens, self.device)
         self.dtype = resolve_dtype(dtype, self.device)
         self._prm = load_prm(
-            spec, path, tokenizer=tokenizer, device=self.device, dtype=self.dtype, step_separator=step_separator
+            spec,
+            path,
+            tokenizer=tokenizer,
+            device=self.device,
+            dtype=self.dtype,
+            step_separator=step_separator,
         )
         self.spec = self._prm.spec
         self.tokenizer = self._prm.tokenizer
@@ -89,12 +99,18 @@ class TransformersScorer:
         self.max_length = max_length or self._prm.max_length
         self.truncation = truncation
         self.progress = progress
-        self.tokens_run = 0  # tokens actually fed through the body (benchmarks and tests read it)
+        self.tokens_run = (
+            0  # tokens actually fed through the body (benchmarks and tests read it)
+        )
         self._cache = None
         if prefix_cache:
             from prmkit.models.backends._prefix_cache import PrefixCache
 
-            self._cache = PrefixCache(self._prm, capacity_tokens=prefix_cache_tokens, max_batch_tokens=max_batch_tokens)
+            self._cache = PrefixCache(
+                self._prm,
+                capacity_tokens=prefix_cache_tokens,
+                max_batch_tokens=max_batch_tokens,
+            )
             self._cache.check_causal()
 
     # ------------------------------------------------------------------ encoding
@@ -105,7 +121,9 @@ class TransformersScorer:
     def _prepare(self, index: int, question: str, steps: Sequence[str]) -> _Prepared:
         from prmkit.models.backends._truncation import encode_within
 
-        item, first = encode_within(self.encode, index, question, steps, self.max_length, self.truncation)
+        item, first = encode_within(
+            self.encode, index, question, steps, self.max_length, self.truncation
+        )
         if item.input_ids and max(item.input_ids) >= self._prm.vocab_size:
             raise ValueError(
                 f"item {index}: token id {max(item.input_ids)} is outside the model's vocabulary "
@@ -113,12 +131,16 @@ class TransformersScorer:
             )
         positions = list(item.step_positions)
         scored = list(range(first, len(steps)))
-        if self.spec.head == "sequence":  # an ORM scores the whole solution once, as its last step
+        if (
+            self.spec.head == "sequence"
+        ):  # an ORM scores the whole solution once, as its last step
             positions, scored = positions[-1:], scored[-1:]
         return _Prepared(ids=list(item.input_ids), positions=positions, steps=scored)
 
     # ------------------------------------------------------------------ scoring
-    def score(self, items: Sequence[tuple[str, Sequence[str]]]) -> list[list[float | None]]:
+    def score(
+        self, items: Sequence[tuple[str, Sequence[str]]]
+    ) -> list[list[float | None]]:
         """P(step correct) for every step of every item, in input order.
 
         Args:
@@ -138,9 +160,17 @@ class TransformersScorer:
         results: list[list[float | None]] = [[None] * len(steps) for _, steps in items]
         todo = [i for i, (_, steps) in enumerate(items) if len(steps) > 0]
         prepared = {i: self._prepare(i, items[i][0], items[i][1]) for i in todo}
-        with torch.inference_mode(), progress_bar(len(todo), self.progress, f"scoring ({self.spec.name})") as advance:
+        with (
+            torch.inference_mode(),
+            progress_bar(
+                len(todo), self.progress, f"scoring ({self.spec.name})"
+            ) as advance,
+        ):
             if self._cache is not None:
-                scores = self._cache.score([prepared[i].ids for i in todo], [prepared[i].positions for i in todo])
+                scores = self._cache.score(
+                    [prepared[i].ids for i in todo],
+                    [prepared[i].positions for i in todo],
+                )
                 self.tokens_run += self._cache.last_tokens_run
                 for i, values in zip(todo, scores):
                     for step, value in zip(prepared[i].steps, values):
@@ -170,9 +200,15 @@ class TransformersScorer:
         # right padding + a causal body: real tokens never attend to the padding after them, so no
         # mask is needed and SDPA runs its fused causal kernel (an explicit mask materialises B*T*T)
         mask = None if self._prm.causal else mask
-        hidden = self._prm.body(input_ids=ids, attention_mask=mask, use_cache=False).last_hidden_state  # (B, T, H)
-        rows = torch.tensor([r for r, m in enumerate(members) for _ in m.positions], device=self.device)
-        cols = torch.tensor([p for m in members for p in m.positions], device=self.device)
+        hidden = self._prm.body(
+            input_ids=ids, attention_mask=mask, use_cache=False
+        ).last_hidden_state  # (B, T, H)
+        rows = torch.tensor(
+            [r for r, m in enumerate(members) for _ in m.positions], device=self.device
+        )
+        cols = torch.tensor(
+            [p for m in members for p in m.positions], device=self.device
+        )
         probs = self._prm.head(hidden[rows, cols]).tolist()  # (N,)
         out: list[list[float]] = []
         start = 0

@@ -28,7 +28,7 @@ from typing import Any
 
 from prmkit.models.formats._base import EncodedItem
 
-__all__ = ["ImplicitEncodedItem", "encode_implicit", "IMPLICIT_STEP_SEPARATOR"]
+__all__ = ["IMPLICIT_STEP_SEPARATOR", "ImplicitEncodedItem", "encode_implicit"]
 
 IMPLICIT_STEP_SEPARATOR = "\n"
 
@@ -50,7 +50,9 @@ class ImplicitEncodedItem(EncodedItem):
         return [(s, p + 1) for s, p in zip(starts, self.step_positions)]
 
 
-def encode_implicit(tokenizer: Any, question: str, steps: Sequence[str]) -> ImplicitEncodedItem:
+def encode_implicit(
+    tokenizer: Any, question: str, steps: Sequence[str]
+) -> ImplicitEncodedItem:
     """Tokenize one (question, steps) item in the implicit-PRM layout (see the module docstring).
 
     Args:
@@ -66,19 +68,29 @@ def encode_implicit(tokenizer: Any, question: str, steps: Sequence[str]) -> Impl
         ValueError: no steps, an empty step, or a step that tokenizes to no tokens (names the step).
     """
     if not steps:
-        raise ValueError("encode_implicit: got no steps; an implicit PRM scores at least one step")
+        raise ValueError(
+            "encode_implicit: got no steps; an implicit PRM scores at least one step"
+        )
     ids: list[int] = []
     if getattr(tokenizer, "bos_token_id", None) is not None:
         ids.append(tokenizer.bos_token_id)
-    ids.extend(tokenizer(question + IMPLICIT_STEP_SEPARATOR, add_special_tokens=False)["input_ids"])
+    ids.extend(
+        tokenizer(question + IMPLICIT_STEP_SEPARATOR, add_special_tokens=False)[
+            "input_ids"
+        ]
+    )
     response_start = len(ids)
     positions: list[int] = []
     for index, step in enumerate(steps):
         if not step.strip():
             raise ValueError(f"step {index} is empty; steps must be non-empty text")
-        step_ids = tokenizer(step + IMPLICIT_STEP_SEPARATOR, add_special_tokens=False)["input_ids"]
+        step_ids = tokenizer(step + IMPLICIT_STEP_SEPARATOR, add_special_tokens=False)[
+            "input_ids"
+        ]
         if not step_ids:
             raise ValueError(f"step {index} ({step[:40]!r}) tokenizes to no tokens")
         ids.extend(step_ids)
         positions.append(len(ids) - 1)
-    return ImplicitEncodedItem(input_ids=ids, step_positions=positions, response_start=response_start)
+    return ImplicitEncodedItem(
+        input_ids=ids, step_positions=positions, response_start=response_start
+    )

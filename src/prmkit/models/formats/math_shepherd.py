@@ -21,13 +21,13 @@ from typing import Any
 from prmkit.models.formats._base import EncodedItem
 
 __all__ = [
-    "GOOD_TOKEN",
     "BAD_TOKEN",
+    "GOOD_TOKEN",
     "STEP_TAG",
-    "math_shepherd_text",
-    "step_tag_id",
     "candidate_token_ids",
     "encode_math_shepherd",
+    "math_shepherd_text",
+    "step_tag_id",
 ]
 
 GOOD_TOKEN = "+"
@@ -56,7 +56,9 @@ def candidate_token_ids(tokenizer: Any) -> list[int]:
     return ids
 
 
-def encode_math_shepherd(tokenizer: Any, question: str, steps: Sequence[str]) -> EncodedItem:
+def encode_math_shepherd(
+    tokenizer: Any, question: str, steps: Sequence[str]
+) -> EncodedItem:
     """Tokenize one item as on the model card; the score of step k is read at the k-th "ки".
 
     Raises:

@@ -22,9 +22,17 @@ from typing import Any
 
 from prmkit.models.formats._base import EncodedItem
 
-__all__ = ["SYSTEM_PROMPT", "STEP_TOKEN", "qwen_math_prm_messages", "step_token_id", "encode_qwen_math_prm"]
+__all__ = [
+    "STEP_TOKEN",
+    "SYSTEM_PROMPT",
+    "encode_qwen_math_prm",
+    "qwen_math_prm_messages",
+    "step_token_id",
+]
 
-SYSTEM_PROMPT = "Please reason step by step, and put your final answer within \\boxed{}."
+SYSTEM_PROMPT = (
+    "Please reason step by step, and put your final answer within \\boxed{}."
+)
 STEP_TOKEN = "<extra_0>"
 
 
@@ -53,7 +61,9 @@ def step_token_id(tokenizer: Any) -> int:
     return ids[0]
 
 
-def encode_qwen_math_prm(tokenizer: Any, question: str, steps: Sequence[str]) -> EncodedItem:
+def encode_qwen_math_prm(
+    tokenizer: Any, question: str, steps: Sequence[str]
+) -> EncodedItem:
     """Tokenize one item as on the model card; step k's score is read at the k-th ``<extra_0>``.
 
     Raises:
@@ -63,9 +73,13 @@ def encode_qwen_math_prm(tokenizer: Any, question: str, steps: Sequence[str]) ->
         if not step.strip():
             raise ValueError(f"step {index} is empty; steps must be non-empty text")
     if getattr(tokenizer, "chat_template", None) is None:
-        raise ValueError("qwen2.5-math-prm needs a tokenizer with a chat template (the PRM's own tokenizer)")
+        raise ValueError(
+            "qwen2.5-math-prm needs a tokenizer with a chat template (the PRM's own tokenizer)"
+        )
     text = tokenizer.apply_chat_template(
-        qwen_math_prm_messages(question, steps), tokenize=False, add_generation_prompt=False
+        qwen_math_prm_messages(question, steps),
+        tokenize=False,
+        add_generation_prompt=False,
     )
     ids = tokenizer.encode(text)
     sep = step_token_id(tokenizer)

@@ -26,7 +26,13 @@ from typing import Any
 
 from prmkit.models.formats._base import EncodedItem
 
-__all__ = ["GOOD_TOKEN", "BAD_TOKEN", "rlhflow_conversation", "plus_minus_ids", "encode_rlhflow"]
+__all__ = [
+    "BAD_TOKEN",
+    "GOOD_TOKEN",
+    "encode_rlhflow",
+    "plus_minus_ids",
+    "rlhflow_conversation",
+]
 
 GOOD_TOKEN = "+"
 BAD_TOKEN = "-"
@@ -36,7 +42,9 @@ def rlhflow_conversation(question: str, steps: Sequence[str]) -> list[dict[str, 
     """One user turn per step (the first prefixed by ``question + " "``), each answered by "+"."""
     conversation: list[dict[str, str]] = []
     for index, step in enumerate(steps):
-        conversation.append({"role": "user", "content": f"{question} {step}" if index == 0 else step})
+        conversation.append(
+            {"role": "user", "content": f"{question} {step}" if index == 0 else step}
+        )
         conversation.append({"role": "assistant", "content": GOOD_TOKEN})
     return conversation
 
@@ -57,7 +65,9 @@ def encode_rlhflow(tokenizer: Any, question: str, steps: Sequence[str]) -> Encod
         if not step.strip():
             raise ValueError(f"step {index} is empty; steps must be non-empty text")
     if getattr(tokenizer, "chat_template", None) is None:
-        raise ValueError("rlhflow needs a tokenizer with a chat template (the Llama-3.1-Instruct one)")
+        raise ValueError(
+            "rlhflow needs a tokenizer with a chat template (the Llama-3.1-Instruct one)"
+        )
     conversation = rlhflow_conversation(question, steps)
     text = tokenizer.apply_chat_template(conversation, tokenize=False)
     encoding = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
@@ -66,10 +76,17 @@ def encode_rlhflow(tokenizer: Any, question: str, steps: Sequence[str]) -> Encod
     plus_id, _ = plus_minus_ids(tokenizer)
     positions: list[int] = []
     for k in range(len(steps)):
-        head = tokenizer.apply_chat_template(conversation[: 2 * k + 1], tokenize=False, add_generation_prompt=True)
+        head = tokenizer.apply_chat_template(
+            conversation[: 2 * k + 1], tokenize=False, add_generation_prompt=True
+        )
         char = len(head)
         token = start_of.get(char)
-        if not text.startswith(head) or text[char : char + 1] != GOOD_TOKEN or token is None or ids[token] != plus_id:
+        if (
+            not text.startswith(head)
+            or text[char : char + 1] != GOOD_TOKEN
+            or token is None
+            or ids[token] != plus_id
+        ):
             raise ValueError(
                 f"rlhflow: cannot locate the assistant '+' of step {k} in the rendered conversation; "
                 "the tokenizer's chat template must render each turn as a prefix of the next "

@@ -38,7 +38,11 @@ def encode_skywork(tokenizer: Any, question: str, steps: Sequence[str]) -> Encod
             "skywork: the tokenizer has no bos_token, but the Skywork PRM input starts with it; "
             "load the tokenizer shipped with the Skywork-o1-Open-PRM checkpoint"
         )
-    ids = list(tokenizer.encode(tokenizer.bos_token + question + STEP_TOKEN, add_special_tokens=False))
+    ids = list(
+        tokenizer.encode(
+            tokenizer.bos_token + question + STEP_TOKEN, add_special_tokens=False
+        )
+    )
     step_token = tokenizer.encode(STEP_TOKEN, add_special_tokens=False)[-1]
     positions: list[int] = []
     for index, step in enumerate(steps):

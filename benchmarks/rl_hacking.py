@@ -302,7 +302,8 @@ def main() -> None:
     torch.set_num_threads(max(1, torch.get_num_threads()))
     trained = Path(config.policy) / "train_config.json"  # solve the task the policy was trained on
     policy_config = json.loads(trained.read_text())["config"] if trained.exists() else {}
-    task = load_task("arith", difficulty=policy_config.get("difficulty", "demo"), seed=policy_config.get("task_seed", 0))
+    task = load_task("arith", difficulty=policy_config.get("difficulty", "demo"), seed=policy_config.get("task_seed", 0),
+                     num_train=policy_config.get("num_train_problems", 10_000), num_test=config.eval_problems)
     tokenizer = AutoTokenizer.from_pretrained(config.policy)
     base = AutoModelForCausalLM.from_pretrained(config.policy)
     out = Path(config.out)

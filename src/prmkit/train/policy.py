@@ -48,7 +48,7 @@ class PolicyConfig:
     n_head: int = _help("attention heads", 4)
     max_positions: int = _help("longest sequence in tokens (prompt + solution)", 192)
     max_steps: int = _help("optimizer steps at most (the cosine schedule is laid out over this many)", 3000)
-    batch_size: int = _help("sequences per optimizer step", 64)
+    batch_size: int = _help("sequences per optimizer step and process (N GPUs see N x this many)", 64)
     learning_rate: float = _help("peak AdamW learning rate", 2e-3)
     warmup_steps: int = _help("linear warm-up steps", 100)
     weight_decay: float = _help("AdamW weight decay", 0.01)
@@ -183,7 +183,9 @@ def train_policy(config: PolicyConfig) -> Path:
         collate_fn=lambda batch: _collate(batch, tokenizer.pad_token_id),
         generator=torch.Generator().manual_seed(config.seed),
     )
-    model, optimizer, loader, scheduler = accelerator.prepare(model, optimizer, loader, scheduler)
+    # The scheduler is stepped here once per optimizer step (not prepared: a prepared scheduler
+    # steps once per process), so the schedule is the same on 1 CPU and on N GPUs.
+    model, optimizer, loader = accelerator.prepare(model, optimizer, loader)
     test_problems = task.problems("test")
     evaluations: list[dict[str, Any]] = []
 
@@ -194,8 +196,13 @@ def train_policy(config: PolicyConfig) -> Path:
         result = measure_policy(generator, task, test_problems, n=1, temperature=config.eval_temperature,
                                 seed=config.seed, max_new_tokens=config.eval_max_new_tokens)
         model.train()
-        evaluations.append({"step": step, "pass@1": result["pass@1"], "seconds": round(time.time() - started, 1)})
-        return result["pass@1"]
+        pass1 = result["pass@1"]
+        if accelerator.num_processes > 1:  # every process must take the same stop decision
+            from accelerate.utils import broadcast_object_list
+
+            pass1 = broadcast_object_list([pass1])[0]
+        evaluations.append({"step": step, "pass@1": pass1, "seconds": round(time.time() - started, 1)})
+        return pass1
 
     step, loss_value, first_loss, pass1 = 0, float("nan"), float("nan"), float("nan")
     with _progress(config.progress and accelerator.is_main_process, config.max_steps) as update:

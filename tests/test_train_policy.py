@@ -102,6 +102,25 @@ def test_cli_trains_with_flags_and_rejects_bad_values(tmp_path):
     assert config["max_steps"] == 2 and config["difficulty"] == "tiny" and config["stop_at_pass1"] == 0.45
     bad = CliRunner().invoke(app, ["train", "policy", "--output-dir", str(tmp_path / "x"), "--n-head", "3"])
     assert bad.exit_code == 1 and "n_embd=128 must be divisible by n_head=3" in bad.output
+    (tmp_path / "bad.yaml").write_text("n-layer: 1\nlayers: 2\n")
+    bad = CliRunner().invoke(app, ["train", "policy", "--config", str(tmp_path / "bad.yaml")])
+    assert bad.exit_code == 1 and "unknown key 'layers'" in bad.output
+
+
+def test_cli_yaml_config_with_flag_override(tmp_path):
+    from typer.testing import CliRunner
+
+    from prmkit.cli import app
+
+    out = tmp_path / "yaml"
+    (tmp_path / "policy.yaml").write_text(
+        f"output_dir: {out}\ndifficulty: tiny\nmax-steps: 5\nn_layer: 1\nn_embd: 16\nn_head: 2\nbatch_size: 4\n"
+        "num_train_problems: 16\neval_problems: 2\neval_every: 0\neval_max_new_tokens: 4\nprogress: false\n"
+    )
+    result = CliRunner().invoke(app, ["train", "policy", "--config", str(tmp_path / "policy.yaml"), "--max-steps", "2"])
+    assert result.exit_code == 0, result.output
+    record = json.loads((out / "train_config.json").read_text())
+    assert record["steps"] == 2 and record["config"]["n_layer"] == 1 and record["config"]["learning_rate"] == 2e-3
 
 
 @pytest.mark.skipif(not (ASSET / "model.safetensors").exists(), reason="shipped policy not built")

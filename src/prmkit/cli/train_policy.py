@@ -1,17 +1,20 @@
 """`prmkit train policy`: SFT a tiny character-level policy on the arith task.
 
 Every flag is a field of :class:`prmkit.train.policy.PolicyConfig` (same name with dashes, same
-help text and default), so Python, YAML and the CLI share one definition. Examples::
+help text and default), and ``--config run.yaml`` loads the same fields from YAML (flags override
+it), so Python, YAML and the CLI share one definition. Examples::
 
     prmkit train policy --output-dir runs/arith_policy
     prmkit train policy --output-dir runs/quick --max-steps 200 --difficulty easy
     prmkit train policy --stop-at-pass1 1.0 --max-steps 5000   # train on (stop only if perfect)
+    prmkit train policy --config policy.yaml --seed 1
 """
 
 from __future__ import annotations
 
 import dataclasses
 import inspect
+import types
 import typing
 from typing import Any
 
@@ -22,32 +25,30 @@ __all__ = ["register"]
 
 def register(app: typer.Typer) -> None:
     """Add the ``policy`` command to the ``prmkit train`` app."""
-    # Import the config lazily-light: prmkit.train.policy imports torch only inside train_policy().
+    # Light imports only: prmkit.train.policy imports torch inside train_policy().
     from prmkit.train.policy import PolicyConfig
 
     hints = typing.get_type_hints(PolicyConfig)
-    parameters = []
+    parameters = [inspect.Parameter("config", inspect.Parameter.KEYWORD_ONLY, annotation=typing.Optional[str],  # noqa: UP045
+                                    default=typer.Option(None, help="YAML file of these fields; flags override it."))]
     for f in dataclasses.fields(PolicyConfig):
         annotation = hints[f.name]
-        if typing.get_origin(annotation) in (typing.Union, getattr(__import__("types"), "UnionType", None)):
-            args = [a for a in typing.get_args(annotation) if a is not type(None)]
-            annotation = typing.Optional[args[0]]  # noqa: UP045 - typer reads Optional
-        parameters.append(
-            inspect.Parameter(
-                f.name,
-                inspect.Parameter.KEYWORD_ONLY,
-                default=typer.Option(f.default, help=f.metadata.get("help", "")),
-                annotation=annotation,
-            )
-        )
+        if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+            annotation = next(a for a in typing.get_args(annotation) if a is not type(None))
+        parameters.append(inspect.Parameter(
+            f.name, inspect.Parameter.KEYWORD_ONLY, annotation=typing.Optional[annotation],  # noqa: UP045
+            default=typer.Option(None, help=f.metadata.get("help", ""), show_default=str(f.default)),
+        ))
 
     def policy(**options: Any) -> None:
         from prmkit.cli._common import console, fail
+        from prmkit.cli.train_prm import merge_config
         from prmkit.train.policy import train_policy
 
+        config_file = options.pop("config")
         try:
-            config = PolicyConfig(**options)
-        except ValueError as err:
+            config = merge_config(PolicyConfig, config_file, options)
+        except (ValueError, OSError) as err:
             fail(str(err))
         output = train_policy(config)
         console.print(f"policy written to [bold]{output}[/bold] (load it with AutoModelForCausalLM or "

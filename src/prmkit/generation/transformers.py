@@ -31,6 +31,9 @@ class TransformersGenerator:
         batch_size: how many sequences (prompts x samples) go through ``generate`` at once.
         top_p: nucleus sampling mass (1.0 = off); can be overridden per call.
         progress: show a progress bar when a call needs more than one batch.
+        num_threads: if given, ``torch.set_num_threads(num_threads)`` (process-wide). On a busy CPU,
+            1 thread runs tiny models many times faster than torch's default (measured ~100x on a
+            shared 2-core machine: thread oversubscription).
 
     Raises:
         ValueError: the tokenizer has neither a pad nor an EOS token.
@@ -50,12 +53,17 @@ class TransformersGenerator:
         batch_size: int = 256,
         top_p: float = 1.0,
         progress: bool = True,
+        num_threads: int | None = None,
     ) -> None:
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
         if batch_size < 1:
             raise ValueError(f"TransformersGenerator: batch_size must be >= 1, got {batch_size}")
+        if num_threads is not None:
+            if num_threads < 1:
+                raise ValueError(f"TransformersGenerator: num_threads must be >= 1, got {num_threads}")
+            torch.set_num_threads(num_threads)
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         if isinstance(model, (str, os.PathLike)):
             tokenizer = tokenizer if tokenizer is not None else model

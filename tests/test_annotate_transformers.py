@@ -7,6 +7,7 @@ gives the same labels. The shipped policy is exercised by the ``slow`` test and 
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -20,13 +21,18 @@ transformers = pytest.importorskip("transformers")
 
 
 @pytest.fixture(scope="module")
-def generator():
-    from prmkit.generation.transformers import TransformersGenerator
-    from prmkit.train.tokenizer import build_char_tokenizer
-
-    # A model this small is 100x slower with a thread pool fighting over shared cores.
+def one_thread():
+    """Models this small run ~100x slower with a thread pool fighting over shared CPU cores."""
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def generator(one_thread):
+    from prmkit.generation.transformers import TransformersGenerator
+    from prmkit.train.tokenizer import build_char_tokenizer
 
     tok = build_char_tokenizer()
     torch.manual_seed(0)
@@ -34,8 +40,7 @@ def generator():
         vocab_size=len(tok), n_layer=1, n_embd=16, n_head=2, n_positions=128,
         bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id,
     )  # fmt: skip
-    yield TransformersGenerator(transformers.GPT2LMHeadModel(config), tok, device="cpu", progress=False)
-    torch.set_num_threads(threads)
+    return TransformersGenerator(transformers.GPT2LMHeadModel(config), tok, device="cpu", progress=False)
 
 
 def test_mc_and_omegaprm_run_on_the_transformers_generator(generator):
@@ -57,12 +62,12 @@ def test_mc_and_omegaprm_run_on_the_transformers_generator(generator):
     assert 4 <= tree.roller.rollouts <= 8  # root estimates, plus at most one probe each (budget 4)
 
 
-POLICY = Path(__file__).resolve().parents[1] / "src" / "prmkit" / "assets" / "arith_policy"
+POLICY = Path(os.environ.get("PRMKIT_ARITH_POLICY", Path(__file__).resolve().parents[1] / "src/prmkit/assets/arith_policy"))
 
 
 @pytest.mark.slow
 @pytest.mark.skipif(not POLICY.is_dir(), reason="the shipped arith policy is not built yet")
-def test_shipped_policy_labels_agree_with_exact_labels(tmp_path):
+def test_shipped_policy_labels_agree_with_exact_labels(one_thread):
     from prmkit.annotate import SolutionSampler
     from prmkit.generation import load_generator
 

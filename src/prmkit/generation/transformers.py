@@ -32,8 +32,9 @@ class TransformersGenerator:
         top_p: nucleus sampling mass (1.0 = off); can be overridden per call.
         progress: show a progress bar when a call needs more than one batch.
         num_threads: if given, ``torch.set_num_threads(num_threads)`` (process-wide). On a busy CPU,
-            1 thread runs tiny models many times faster than torch's default (measured ~100x on a
-            shared 2-core machine: thread oversubscription).
+            1 thread runs tiny models much faster than torch's default (thread oversubscription):
+            measured on a shared 2-core machine, the shipped arith policy sampled 81 vs 8 solutions/s
+            at batch 512, and 2-layer test models ran ~100x faster.
 
     Raises:
         ValueError: the tokenizer has neither a pad nor an EOS token.

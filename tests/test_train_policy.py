@@ -20,6 +20,15 @@ TINY = dict(difficulty="tiny", num_train_problems=64, n_layer=1, n_embd=16, n_he
             eval_problems=4, eval_max_new_tokens=8, progress=False, warmup_steps=2, num_threads=1)
 
 
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """Tiny models run fastest single-threaded on a busy CPU; restore torch's setting afterwards."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 def test_char_tokenizer_round_trip_and_single_token_separator(tmp_path):
     tok = build_char_tokenizer()
     text = "Q 12 +5 *3\n12+5=17\n17*3=51\nThe answer is 51.\n"

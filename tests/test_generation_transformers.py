@@ -5,9 +5,9 @@ import pytest
 torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 
-from prmkit.generation import Generator, load_generator  # noqa: E402
-from prmkit.generation.transformers import TransformersGenerator  # noqa: E402
-from prmkit.train.tokenizer import build_char_tokenizer  # noqa: E402
+from prmkit.generation import Generator, load_generator
+from prmkit.generation.transformers import TransformersGenerator
+from prmkit.train.tokenizer import build_char_tokenizer
 
 PROMPTS = ["Q 1 +2\n", "Q 12 +5 *3 -9 /6\n", "Q 7 *2\n"]
 

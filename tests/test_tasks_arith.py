@@ -6,7 +6,14 @@ import pytest
 
 from prmkit.models import load_scorer
 from prmkit.tasks import Task, load_task
-from prmkit.tasks.arith import DIFFICULTIES, ArithProblem, ArithTask, Difficulty, diagnose, make_problem
+from prmkit.tasks.arith import (
+    DIFFICULTIES,
+    ArithProblem,
+    ArithTask,
+    Difficulty,
+    diagnose,
+    make_problem,
+)
 
 # Q 12 +5 *3 -9 /6 : 12 -> 17 -> 51 -> 42 -> 7
 PROBLEM = ArithProblem(start=12, ops=(("+", 5), ("*", 3), ("-", 9), ("/", 6)))

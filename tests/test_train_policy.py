@@ -9,15 +9,20 @@ import pytest
 torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 
-import prmkit  # noqa: E402
-from prmkit.tasks.arith import ArithTask  # noqa: E402
-from prmkit.train import policy as policy_module  # noqa: E402
-from prmkit.train.policy import PolicyConfig, encode_example, measure_policy, train_policy  # noqa: E402
-from prmkit.train.tokenizer import build_char_tokenizer  # noqa: E402
+import prmkit
+from prmkit.tasks.arith import ArithTask
+from prmkit.train import policy as policy_module
+from prmkit.train.policy import (
+    PolicyConfig,
+    encode_example,
+    measure_policy,
+    train_policy,
+)
+from prmkit.train.tokenizer import build_char_tokenizer
 
 ASSET = Path(prmkit.__file__).parent / "assets" / "arith_policy"
-TINY = dict(difficulty="tiny", num_train_problems=64, n_layer=1, n_embd=16, n_head=2, batch_size=8,
-            eval_problems=4, eval_max_new_tokens=8, progress=False, warmup_steps=2, num_threads=1)
+TINY = {"difficulty": "tiny", "num_train_problems": 64, "n_layer": 1, "n_embd": 16, "n_head": 2, "batch_size": 8,
+        "eval_problems": 4, "eval_max_new_tokens": 8, "progress": False, "warmup_steps": 2, "num_threads": 1}
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -84,8 +89,8 @@ def test_measure_policy_counts_pass_majority_and_any():
 
     task = ArithTask(difficulty="tiny", num_test=2)
     p, q = task.problems("test")
-    right = lambda prob: f"The answer is {prob.answer}.\n"  # noqa: E731
-    wrong = lambda prob, k: f"The answer is {int(prob.answer) + k}.\n"  # noqa: E731
+    right = lambda prob: f"The answer is {prob.answer}.\n"
+    wrong = lambda prob, k: f"The answer is {int(prob.answer) + k}.\n"
 
     class Canned:
         def complete(self, prompts, *, n, **_):

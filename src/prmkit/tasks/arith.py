@@ -35,12 +35,12 @@ from dataclasses import asdict, dataclass
 from prmkit.types import Problem
 
 __all__ = [
-    "ArithTask",
-    "ArithProblem",
-    "Difficulty",
     "DIFFICULTIES",
-    "StepError",
     "ERROR_KINDS",
+    "ArithProblem",
+    "ArithTask",
+    "Difficulty",
+    "StepError",
     "diagnose",
     "make_problem",
 ]

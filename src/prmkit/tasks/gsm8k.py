@@ -17,7 +17,7 @@ from pathlib import Path
 
 from prmkit.types import Problem
 
-__all__ = ["GSM8KTask", "DEFAULT_PROMPT"]
+__all__ = ["DEFAULT_PROMPT", "GSM8KTask"]
 
 #: The default prompt: the question, then the solution one step per line, ending "The answer is N."
 DEFAULT_PROMPT = (

@@ -28,7 +28,7 @@ from typing import Any
 
 from prmkit.tasks.arith import DIFFICULTIES, ArithTask
 
-__all__ = ["PolicyConfig", "train_policy", "measure_policy", "encode_example"]
+__all__ = ["PolicyConfig", "encode_example", "measure_policy", "train_policy"]
 
 
 def _help(text: str, default: Any) -> Any:
@@ -282,7 +282,13 @@ class _progress:
     def __enter__(self) -> Any:
         if not self.enabled:
             return lambda *_: None
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+        )
 
         self.bar = Progress(TextColumn("train policy"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                             TextColumn("{task.description}"))
@@ -294,6 +300,6 @@ class _progress:
 
         return update
 
-    def __exit__(self, *exc: Any) -> None:
+    def __exit__(self, *exc: object) -> None:
         if self.enabled:
             self.bar.__exit__(*exc)

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from transformers import PreTrainedTokenizerFast
 
-__all__ = ["build_char_tokenizer", "DEFAULT_ALPHABET", "SPECIAL_TOKENS"]
+__all__ = ["DEFAULT_ALPHABET", "SPECIAL_TOKENS", "build_char_tokenizer"]
 
 #: Printable ASCII (letters, digits, punctuation, space) plus the newline step separator and ×/÷.
 DEFAULT_ALPHABET = "\n" + "".join(c for c in string.printable if c not in "\t\n\r\x0b\x0c") + "×÷"
@@ -49,7 +49,14 @@ def build_char_tokenizer(
         >>> tok.convert_ids_to_tokens(ids)[:4], len(ids), tok.decode(ids, skip_special_tokens=True)
         (['[BOS]', '1', '2', '+'], 12, '12+5=17\\nThe answer is 17.')
     """
-    from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, processors
+    from tokenizers import (
+        Regex,
+        Tokenizer,
+        decoders,
+        models,
+        pre_tokenizers,
+        processors,
+    )
     from transformers import PreTrainedTokenizerFast
 
     specials = list(SPECIAL_TOKENS.values())

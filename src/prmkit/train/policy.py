@@ -6,8 +6,8 @@ GPT-2 (about 0.8M parameters) from scratch, with the loss on the solution tokens
 stop as soon as held-out pass@1 reaches a target (so the result does not depend on how fast the
 machine is). It runs unchanged on CPU or GPU through ``accelerate``:
 
-    prmkit train policy --output-dir runs/arith_policy                      # CPU
-    accelerate launch -m prmkit.cli train policy --output-dir runs/arith_policy   # GPU(s)
+    prmkit train policy --output-dir runs/arith_policy           # CPU, or the GPU when there is one
+    accelerate launch "$(which prmkit)" train policy --output-dir runs/arith_policy   # several GPUs
 
 The output directory loads with ``AutoModelForCausalLM`` / ``AutoTokenizer`` (or
 ``load_generator("transformers", model=DIR)``) and also holds ``train_config.json`` (the resolved

@@ -10,8 +10,17 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
-from prmkit.io._jsonl import FormatError  # noqa: E402
-from tests.test_train_prm import make_base, rule_records, write_records  # noqa: E402
+from prmkit.io._jsonl import FormatError
+from tests.test_train_prm import make_base, rule_records, write_records
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """Tiny models train far faster single-threaded on a busy shared CPU; restore the setting afterwards."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="module")
@@ -22,12 +31,12 @@ def gpt2_base(tmp_path_factory) -> Path:
 def _train(tmp_path: Path, base: Path, **overrides) -> Path:
     from prmkit.train.orm import ORMTrainConfig, train_orm
 
-    settings = dict(
-        train_file=str(write_records(tmp_path / "train.jsonl", rule_records(128, seed=1))),
-        val_file=str(write_records(tmp_path / "val.jsonl", rule_records(48, seed=2))),
-        base_model=str(base), output_dir=str(tmp_path / "orm"), learning_rate=3e-3, max_steps=40,
-        batch_size=16, eval_every=20, eval_train_examples=64,
-    )
+    settings = {
+        "train_file": str(write_records(tmp_path / "train.jsonl", rule_records(128, seed=1))),
+        "val_file": str(write_records(tmp_path / "val.jsonl", rule_records(48, seed=2))),
+        "base_model": str(base), "output_dir": str(tmp_path / "orm"), "learning_rate": 3e-3, "max_steps": 40,
+        "batch_size": 16, "eval_every": 20, "eval_train_examples": 64,
+    }
     settings.update(overrides)
     return train_orm(ORMTrainConfig(**settings))
 

@@ -16,8 +16,18 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
-from prmkit.io._jsonl import FormatError, write_jsonl  # noqa: E402
-from prmkit.types import LabelledSolution, Problem, Solution, StepLabels  # noqa: E402
+from prmkit.io._jsonl import FormatError, write_jsonl
+from prmkit.types import LabelledSolution, Problem, Solution, StepLabels
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """Tiny models train far faster single-threaded on a busy shared CPU; restore the setting afterwards."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
 
 CHARS = list("0123456789+-*=abcdxyzQAns \n")
 
@@ -227,11 +237,11 @@ def _fit(tmp_path: Path, base: Path, **overrides):
 
     train = write_records(tmp_path / "train.jsonl", rule_records(128, seed=1))
     val = write_records(tmp_path / "val.jsonl", rule_records(48, seed=2))
-    settings = dict(
-        train_file=str(train), val_file=str(val), base_model=str(base), output_dir=str(tmp_path / "prm"),
-        learning_rate=3e-3, max_steps=40, batch_size=16, eval_every=20, warmup_ratio=0.05,
-        eval_train_examples=96, seed=0,
-    )
+    settings = {
+        "train_file": str(train), "val_file": str(val), "base_model": str(base), "output_dir": str(tmp_path / "prm"),
+        "learning_rate": 3e-3, "max_steps": 40, "batch_size": 16, "eval_every": 20, "warmup_ratio": 0.05,
+        "eval_train_examples": 96, "seed": 0,
+    }
     settings.update(overrides)
     return train_prm(PRMTrainConfig(**settings))
 

@@ -23,7 +23,7 @@ from typing import Any
 
 import typer
 
-__all__ = ["register", "merge_config"]
+__all__ = ["merge_config", "register"]
 
 _COMMANDS = {
     "prm": ("prmkit.train.prm", "PRMTrainConfig", "train_prm",

@@ -14,9 +14,12 @@ import importlib
 from typing import Any
 
 __all__ = [
-    "PRMTrainConfig", "train_prm",
-    "ImplicitTrainConfig", "train_implicit",
-    "ORMTrainConfig", "train_orm",
+    "ImplicitTrainConfig",
+    "ORMTrainConfig",
+    "PRMTrainConfig",
+    "train_implicit",
+    "train_orm",
+    "train_prm",
 ]
 
 _WHERE = {

@@ -19,7 +19,7 @@ from typing import Any
 from prmkit.io._jsonl import FormatError, read_jsonl
 from prmkit.types import LabelledSolution
 
-__all__ = ["load_labelled", "split_by_problem", "load_tokenizer", "pad_batch", "IGNORE_INDEX"]
+__all__ = ["IGNORE_INDEX", "load_labelled", "load_tokenizer", "pad_batch", "split_by_problem"]
 
 #: Label value meaning "no loss here" (the PyTorch / Hugging Face convention).
 IGNORE_INDEX = -100
@@ -133,14 +133,14 @@ def pad_batch(
     pad_values = pad_values or {}
     width = max(len(row["input_ids"]) for row in rows)
     out: dict[str, list[Any]] = {"input_ids": [], "attention_mask": [], "position_ids": [], "offsets": []}
+
+    def place(values: list[Any], fill: Any) -> list[Any]:
+        pad = width - len(values)
+        return [fill] * pad + list(values) if padding_side == "left" else list(values) + [fill] * pad
+
     for index, row in enumerate(rows):
         n = len(row["input_ids"])
-        pad = width - n
-        offset = pad if padding_side == "left" else 0
-
-        def place(values: list[Any], fill: Any) -> list[Any]:
-            return [fill] * pad + list(values) if padding_side == "left" else list(values) + [fill] * pad
-
+        offset = width - n if padding_side == "left" else 0
         out["input_ids"].append(place(row["input_ids"], pad_token_id))
         out["attention_mask"].append(place([1] * n, 0))
         out["position_ids"].append(place(list(range(n)), 0))

@@ -86,7 +86,13 @@ def run_loop(
     import torch
     from accelerate import Accelerator
     from accelerate.utils import set_seed
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
     from torch.utils.data import DataLoader
     from transformers import get_scheduler
 

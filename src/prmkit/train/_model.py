@@ -18,7 +18,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-__all__ = ["load_from_base", "add_lora", "merge_lora", "write_run_files", "write_json"]
+__all__ = ["add_lora", "load_from_base", "merge_lora", "write_json", "write_run_files"]
 
 
 def load_from_base(auto_class: Any, base: str | os.PathLike[str], **kwargs: Any) -> Any:
@@ -83,7 +83,7 @@ def write_json(path: str | os.PathLike[str], data: Any) -> None:
 def _git_hash() -> str | None:
     try:
         out = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=Path(__file__).parent, capture_output=True, text=True, timeout=5
+            ["git", "rev-parse", "HEAD"], check=False, cwd=Path(__file__).parent, capture_output=True, text=True, timeout=5
         )
     except (OSError, subprocess.SubprocessError):
         return None

@@ -38,7 +38,7 @@ from prmkit.io._jsonl import FormatError
 from prmkit.models.formats.implicit import ImplicitEncodedItem, encode_implicit
 from prmkit.types import LabelledSolution
 
-__all__ = ["ImplicitTrainConfig", "train_implicit", "token_log_probs", "step_rewards", "IMPLICIT_METRICS"]
+__all__ = ["IMPLICIT_METRICS", "ImplicitTrainConfig", "step_rewards", "token_log_probs", "train_implicit"]
 
 #: Validation metrics an implicit-PRM run can select its best checkpoint on (higher is better).
 IMPLICIT_METRICS = ("auroc", "accuracy", "step_auroc", "f1", "cum_step_auroc", "cum_f1")
@@ -222,9 +222,20 @@ def train_implicit(config: ImplicitTrainConfig) -> Path:
     from rich.console import Console
     from transformers import AutoModelForCausalLM
 
-    from prmkit.train._data import load_labelled, load_tokenizer, pad_batch, split_by_problem
+    from prmkit.train._data import (
+        load_labelled,
+        load_tokenizer,
+        pad_batch,
+        split_by_problem,
+    )
     from prmkit.train._loop import LoopSettings, run_loop
-    from prmkit.train._model import add_lora, load_from_base, merge_lora, write_json, write_run_files
+    from prmkit.train._model import (
+        add_lora,
+        load_from_base,
+        merge_lora,
+        write_json,
+        write_run_files,
+    )
 
     console = Console(stderr=True)
     output_dir = Path(config.output_dir)

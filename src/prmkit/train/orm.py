@@ -31,7 +31,7 @@ from prmkit.io._jsonl import FormatError
 from prmkit.models.formats.token_cls import DEFAULT_STEP_SEPARATOR, encode_token_cls
 from prmkit.types import LabelledSolution
 
-__all__ = ["ORMTrainConfig", "train_orm", "predict_outcome_scores", "ORM_METRICS"]
+__all__ = ["ORM_METRICS", "ORMTrainConfig", "predict_outcome_scores", "train_orm"]
 
 #: Validation metrics an ORM run can select its best checkpoint on (higher is better).
 ORM_METRICS = ("auroc", "accuracy")
@@ -185,9 +185,19 @@ def train_orm(config: ORMTrainConfig) -> Path:
     """
     from transformers import AutoModelForSequenceClassification
 
-    from prmkit.train._data import load_labelled, load_tokenizer, pad_batch, split_by_problem
+    from prmkit.train._data import (
+        load_labelled,
+        load_tokenizer,
+        pad_batch,
+        split_by_problem,
+    )
     from prmkit.train._loop import LoopSettings, run_loop
-    from prmkit.train._model import add_lora, load_from_base, write_json, write_run_files
+    from prmkit.train._model import (
+        add_lora,
+        load_from_base,
+        write_json,
+        write_run_files,
+    )
 
     output_dir = Path(config.output_dir)
     records = load_labelled(config.train_file)

@@ -40,7 +40,7 @@ from prmkit.io._jsonl import FormatError
 from prmkit.models.formats.token_cls import DEFAULT_STEP_SEPARATOR, encode_token_cls
 from prmkit.types import LabelledSolution, first_error_from_labels
 
-__all__ = ["PRMTrainConfig", "train_prm", "predict_step_scores", "evaluate_step_scores", "LABEL_MODES", "PRM_METRICS"]
+__all__ = ["LABEL_MODES", "PRM_METRICS", "PRMTrainConfig", "evaluate_step_scores", "predict_step_scores", "train_prm"]
 
 LABEL_MODES = ("hard", "soft")
 #: Validation metrics a PRM run can select its best checkpoint on (all: higher is better).
@@ -269,9 +269,19 @@ def train_prm(config: PRMTrainConfig) -> Path:
     """
     from transformers import AutoModelForTokenClassification
 
-    from prmkit.train._data import load_labelled, load_tokenizer, pad_batch, split_by_problem
+    from prmkit.train._data import (
+        load_labelled,
+        load_tokenizer,
+        pad_batch,
+        split_by_problem,
+    )
     from prmkit.train._loop import LoopSettings, run_loop
-    from prmkit.train._model import add_lora, load_from_base, write_json, write_run_files
+    from prmkit.train._model import (
+        add_lora,
+        load_from_base,
+        write_json,
+        write_run_files,
+    )
 
     output_dir = Path(config.output_dir)
     records = load_labelled(config.train_file)

@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import time
 from importlib.resources import files
+from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
@@ -66,6 +67,8 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     console = Console(width=132)  # the table must not fold when piped to a file
     policy = str(files("prmkit") / "assets" / "arith_policy") if args.policy == "demo" else args.policy
+    if not Path(policy).is_dir():
+        raise SystemExit(f"no policy checkpoint at {policy}; train one with `prmkit train policy` and pass --policy DIR")
     task = ArithTask(difficulty=args.difficulty, num_test=max(args.problems, 1), num_train=max(args.problems, 1))
     problems = task.problems(args.split)[: args.problems]
     generator = load_generator("transformers", model=policy, device=args.device)  # shows a bar per long call
@@ -122,7 +125,10 @@ def main() -> None:
         )
     console.print(table)
     if args.tree:
-        console.print("* tree mode labels its own rollouts (different solutions); 'labelled' counts them.")
+        console.print(
+            "* tree mode labels its own rollouts (different solutions); 'labelled' counts them, and a search the"
+            " budget cut short (first error unknown) counts as a first-error miss."
+        )
     ratio = omega.rollouts / max(mc.rollouts, 1)
     holds = omega.first_error_accuracy >= mc.first_error_accuracy and ratio <= 0.40
     console.print(

@@ -142,7 +142,10 @@ def _policy_path(policy: str) -> str:
     if policy == "demo":
         from importlib.resources import files
 
-        return str(files("prmkit") / "assets" / "arith_policy")
+        path = files("prmkit") / "assets" / "arith_policy"
+        if not path.is_dir():
+            fail(f"the shipped arith policy is missing ({path}); train one with `prmkit train policy` and pass --policy DIR")
+        return str(path)
     return policy
 
 

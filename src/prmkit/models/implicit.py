@@ -97,6 +97,7 @@ class ImplicitScorer:
         import transformers
 
         from prmkit.models.backends._loading import (
+            dtype_kwargs,
             is_causal,
             resolve_batch_tokens,
             resolve_device,
@@ -139,8 +140,10 @@ class ImplicitScorer:
             )
         self.tokenizer = tokenizer
         load = transformers.AutoModelForCausalLM.from_pretrained
-        self.policy = load(path, dtype=self.dtype).to(self.device).eval()
-        self.reference = load(reference, dtype=self.dtype).to(self.device).eval()
+        self.policy = load(path, **dtype_kwargs(self.dtype)).to(self.device).eval()
+        self.reference = (
+            load(reference, **dtype_kwargs(self.dtype)).to(self.device).eval()
+        )
         sizes = {
             m.get_output_embeddings().weight.shape[0]
             for m in (self.policy, self.reference)

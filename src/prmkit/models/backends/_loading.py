@@ -22,6 +22,7 @@ from prmkit.models.formats.token_cls import DEFAULT_STEP_SEPARATOR
 
 __all__ = [
     "LoadedPRM",
+    "dtype_kwargs",
     "is_causal",
     "load_prm",
     "resolve_batch_tokens",
@@ -87,6 +88,15 @@ def resolve_batch_tokens(max_batch_tokens: int | None, device: torch.device) -> 
     if max_batch_tokens <= 0:
         raise ValueError(f"max_batch_tokens must be > 0, got {max_batch_tokens}")
     return max_batch_tokens
+
+
+def dtype_kwargs(dtype: torch.dtype) -> dict[str, torch.dtype]:
+    """``from_pretrained`` keyword for the weights' dtype: ``dtype=`` (transformers >= 4.56) or ``torch_dtype=``."""
+    import transformers
+    from packaging.version import Version
+
+    new = Version(transformers.__version__) >= Version("4.56")
+    return {"dtype": dtype} if new else {"torch_dtype": dtype}
 
 
 def resolve_dtype(dtype: str | torch.dtype | None, device: torch.device) -> torch.dtype:
@@ -206,7 +216,7 @@ def load_prm(
 
     if tokenizer is None or isinstance(tokenizer, (str, os.PathLike)):
         tokenizer = transformers.AutoTokenizer.from_pretrained(str(tokenizer or path))
-    kwargs: dict[str, Any] = {"dtype": dtype}
+    kwargs: dict[str, Any] = dtype_kwargs(dtype)
     where = f"{spec.name} checkpoint {path}"
 
     if spec.head == "lm_tokens":

@@ -99,9 +99,8 @@ class TransformersScorer:
         self.max_length = max_length or self._prm.max_length
         self.truncation = truncation
         self.progress = progress
-        self.tokens_run = (
-            0  # tokens actually fed through the body (benchmarks and tests read it)
-        )
+        # tokens actually fed through the body (benchmarks and tests read it)
+        self.tokens_run = 0
         self._cache = None
         if prefix_cache:
             from prmkit.models.backends._prefix_cache import PrefixCache
@@ -131,9 +130,7 @@ class TransformersScorer:
             )
         positions = list(item.step_positions)
         scored = list(range(first, len(steps)))
-        if (
-            self.spec.head == "sequence"
-        ):  # an ORM scores the whole solution once, as its last step
+        if self.spec.head == "sequence":  # an ORM scores the whole solution once
             positions, scored = positions[-1:], scored[-1:]
         return _Prepared(ids=list(item.input_ids), positions=positions, steps=scored)
 

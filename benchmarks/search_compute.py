@@ -1,0 +1,151 @@
+"""Test-time search at equal compute on held-out arith problems: which method buys the most accuracy per token?
+
+Runs, in one process on the same problems, with the shipped demo policy and a PRM (the one
+``prmkit demo`` trained, by default ``./prmkit-demo/prm``) and the exact ``arith-oracle`` PRM as the
+ceiling:
+
+    majority      best-of-N, majority vote (no PRM)
+    best_of_n     best-of-N, highest min-aggregated PRM score
+    weighted      best-of-N, PRM-weighted vote
+    beam          step-level beam search (beam width 4)
+    dvts          diverse verifier tree search (N/4 subtrees)
+    mcts          MCTS with PRM values (PUCT, 4 children per expansion)
+
+at several budgets N, and prints accuracy against policy tokens generated per problem (the compute
+axis), plus two speed figures measured side by side: searching 32 prompts at once vs one at a time
+(prompts/s), and PRM scoring with vs without the prefix KV cache during beam search.
+
+    python benchmarks/search_compute.py                         # after `prmkit demo`
+    python benchmarks/search_compute.py --prm runs/prm --problems 100 --budgets 4 8 16 32
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from importlib.resources import files
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from prmkit.generation import load_generator
+from prmkit.models import load_scorer
+from prmkit.search import SearchConfig, run_search
+from prmkit.search.report import plot_budget_curves, summarize
+from prmkit.tasks.arith import ArithTask
+
+VARIANTS = {  # name -> (method, selection)
+    "majority": ("best_of_n", "majority"),
+    "best_of_n": ("best_of_n", "best"),
+    "weighted": ("best_of_n", "weighted"),
+    "beam": ("beam", "weighted"),
+    "dvts": ("dvts", "weighted"),
+    "mcts": ("mcts", "weighted"),
+}
+
+
+def _arguments() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--policy", default="demo", help="policy dir ('demo' = the shipped arith policy)")
+    parser.add_argument("--prm", default="prmkit-demo/prm", help="token-cls PRM dir (from `prmkit demo`)")
+    parser.add_argument("--problems", type=int, default=64, help="held-out arith problems")
+    parser.add_argument("--budgets", type=int, nargs="+", default=[4, 8, 16, 32], help="candidate budgets N")
+    parser.add_argument("--temperature", type=float, default=1.0, help="policy sampling temperature")
+    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (1 suits tiny models)")
+    parser.add_argument("--out", default="search_compute", help="output folder (results JSONL, summary JSON, plot)")
+    return parser.parse_args()
+
+
+def main() -> None:
+    args = _arguments()
+    console = Console(width=140)
+    policy = str(files("prmkit") / "assets" / "arith_policy") if args.policy == "demo" else args.policy
+    if not Path(args.prm).is_dir():
+        raise SystemExit(f"no PRM at {args.prm!r}: run `prmkit demo` first or pass --prm DIR")
+    task = ArithTask(difficulty="demo", num_test=args.problems, seed=0)
+    problems = task.problems("test")[: args.problems]
+    generator = load_generator("transformers", model=policy, num_threads=args.threads, progress=False)
+    scorers = {
+        "prm": load_scorer("token-cls", path=args.prm, prefix_cache=True, progress=False),
+        "oracle": load_scorer("arith-oracle"),
+    }
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    records = []
+    for prm_name, scorer in scorers.items():
+        for variant, (method, selection) in VARIANTS.items():
+            if prm_name == "oracle" and variant == "majority":
+                continue  # majority vote ignores the PRM
+            for n in args.budgets:
+                config = SearchConfig(n=n, beam_width=4, temperature=args.temperature, selection=selection, max_new_tokens=160)
+                for result in run_search(method, task, generator, scorer, problems, config):
+                    record = result.to_dict()
+                    record["method"] = variant if prm_name == "prm" else f"{variant} (oracle)"
+                    record["meta"]["n"] = n
+                    records.append(record)
+                console.print(f"{prm_name:6s} {variant:9s} N={n:<3d} done")
+    (out / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    rows = summarize(records)
+    table = Table(title=f"arith held-out ({len(problems)} problems): accuracy vs policy tokens per problem")
+    for column in ("method", "N", "accuracy %", "tokens/problem", "PRM calls/problem", "s/problem"):
+        table.add_column(column, justify="right")
+    for r in rows:
+        table.add_row(r["method"], str(r["n"]), f"{r['accuracy']:.1f}", f"{r['tokens_per_problem']:.0f}",
+                      f"{r['prm_calls_per_problem']:.2f}", f"{r['seconds_per_problem']:.3f}")
+    console.print(table)
+    plot = plot_budget_curves([r for r in rows if "oracle" not in r["method"]], out / "accuracy_vs_tokens.png",
+                              ceiling={f"oracle beam N={max(args.budgets)}": _best(rows, "beam (oracle)")})
+    speed = _speed(task, generator, scorers["prm"], args.prm, problems[:32], console)
+    (out / "summary.json").write_text(json.dumps({"rows": rows, "speed": speed}, indent=2))
+    console.print(f"results: {out / 'results.jsonl'}  summary: {out / 'summary.json'}  plot: {plot}")
+
+
+def _best(rows: list[dict], method: str) -> float:
+    return max((r["accuracy"] for r in rows if r["method"] == method), default=0.0)
+
+
+def _speed(task, generator, scorer, prm_path: str, problems: list, console: Console) -> dict:
+    """Batching across prompts and prefix-cache reuse, measured side by side on the same work."""
+    config = SearchConfig(n=8, beam_width=4, max_new_tokens=160)
+    started = time.perf_counter()
+    run_search("beam", task, generator, scorer, problems, config)
+    together = time.perf_counter() - started
+    started = time.perf_counter()
+    for problem in problems:
+        run_search("beam", task, generator, scorer, [problem], config)
+    one_by_one = time.perf_counter() - started
+    timings = {}
+    for cached in (True, False):
+        prm = load_scorer("token-cls", path=prm_path, prefix_cache=cached, progress=False)
+        started = time.perf_counter()
+        results = run_search("beam", task, generator, prm, problems, config)
+        timings[cached] = (time.perf_counter() - started, results[0].budget["prm_tokens"])
+    speed = {
+        "prompts": len(problems),
+        "batched_prompts_per_s": len(problems) / together,
+        "one_at_a_time_prompts_per_s": len(problems) / one_by_one,
+        "batching_speedup": one_by_one / together,
+        "beam_seconds_with_prefix_cache": timings[True][0],
+        "beam_seconds_without_prefix_cache": timings[False][0],
+        "prm_tokens_with_prefix_cache": timings[True][1],
+        "prm_tokens_without_prefix_cache": timings[False][1],
+    }
+    table = Table(title="speed (beam search, N=8, width 4)")
+    table.add_column("measure")
+    table.add_column("value", justify="right")
+    table.add_row(f"{len(problems)} prompts at once vs one at a time (prompts/s)",
+                  f"{speed['batched_prompts_per_s']:.2f} vs {speed['one_at_a_time_prompts_per_s']:.2f} = {speed['batching_speedup']:.1f}x")
+    tokens_with, tokens_without = timings[True][1], timings[False][1]
+    if tokens_with and tokens_without:
+        table.add_row("PRM tokens run, prefix cache vs full re-scoring",
+                      f"{tokens_with} vs {tokens_without} = {tokens_without / tokens_with:.1f}x fewer")
+    table.add_row("beam wall time, prefix cache vs full re-scoring (s)",
+                  f"{timings[True][0]:.1f} vs {timings[False][0]:.1f} = {timings[False][0] / timings[True][0]:.2f}x")
+    console.print(table)
+    return speed
+
+
+if __name__ == "__main__":
+    main()

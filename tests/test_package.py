@@ -22,11 +22,13 @@ def test_registry_suggests_close_names_and_lists_all():
     assert "qwen2.5-math-prm" in str(err.value)
 
 
-def test_unbuilt_stage_exits_nonzero_without_output():
+def test_every_stage_has_a_command_with_help():
     from typer.testing import CliRunner
 
     from prmkit.cli import app
 
-    result = CliRunner().invoke(app, ["demo"])
-    assert result.exit_code == 2
-    assert "not built yet" in result.output
+    runner = CliRunner()
+    for stage in ["score", "convert", "search", "serve", "demo", "eval", "train", "annotate"]:
+        result = runner.invoke(app, [stage, "--help"])
+        assert result.exit_code == 0, (stage, result.output)
+        assert "Usage" in result.output

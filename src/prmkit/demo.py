@@ -51,8 +51,9 @@ class DemoConfig:
     rollouts: int = field(default=8, metadata=_help("Monte Carlo rollouts per estimate (MC per step; OmegaPRM per probe)."))
     test_problems: int = field(default=200, metadata=_help("Held-out problems for evaluation."))
     bon_n: int = field(default=16, metadata=_help("Candidates per held-out problem for best-of-N."))
-    temperature: float = field(default=1.0, metadata=_help("Sampling temperature of solutions and rollouts."))
-    prm_label_mode: str = field(default="soft", metadata=_help("PRM loss on MC labels: 'soft' (BCE on the MC fraction) or 'hard'."))
+    temperature: float = field(default=1.0, metadata=_help("Sampling temperature of the solutions that are labelled and evaluated."))
+    rollout_temperature: float = field(default=0.7, metadata=_help("Sampling temperature of labelling rollouts (fewer unlucky all-fail prefixes)."))
+    prm_label_mode: str = field(default="hard", metadata=_help("PRM loss on MC labels: 'hard' (Math-Shepherd: any rollout right) or 'soft' (BCE on the MC fraction)."))
     prm_epochs: float = field(default=6.0, metadata=_help("PRM training epochs over the MC-labelled solutions."))
     prm_learning_rate: float = field(default=1e-3, metadata=_help("PRM peak learning rate."))
     implicit: bool = field(default=True, metadata=_help("Also train and evaluate an implicit PRM from outcome labels."))
@@ -149,7 +150,7 @@ def _label(config: DemoConfig, task: Any, generator: Any, problems: Sequence[Pro
 
     sampler = SolutionSampler(generator, task, samples=config.samples, temperature=config.temperature, seed=config.seed)
     units = [AnnotationUnit(p) for p in problems]
-    common = {"n": config.rollouts, "temperature": config.temperature, "seed": config.seed, "max_new_tokens": 160}
+    common = {"n": config.rollouts, "temperature": config.rollout_temperature, "seed": config.seed, "max_new_tokens": 160}
     annotators = {
         "mc": MCAnnotator(generator, task, labels=config.prm_label_mode, **common),
         "omegaprm": OmegaPRMAnnotator(generator, task, mode="solution", **common),
@@ -159,7 +160,9 @@ def _label(config: DemoConfig, task: Any, generator: Any, problems: Sequence[Pro
     for name, annotator in annotators.items():
         run = run_sharded(annotator, units, out / name, sampler=sampler, progress=config.progress, job={"demo": True})
         records = [LabelledSolution.from_dict(r) for shard in run.shards for _, r in read_jsonl(shard)]
-        found = agreement(task, records)
+        # Math-Shepherd hard semantics for both: a step is labelled correct when any rollout from it
+        # reached the answer (label > 0), so soft MC fractions and hard labels are compared alike.
+        found = agreement(task, records, threshold=1e-9)
         stats[name] = {
             "first_error_accuracy": round(100.0 * found.first_error_accuracy, 2),
             "step_accuracy": round(100.0 * found.step_accuracy, 2),

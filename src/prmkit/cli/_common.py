@@ -7,15 +7,9 @@ from typing import Any
 import typer
 from rich.console import Console
 
-__all__ = ["console", "fail", "load_cli_scorer", "not_built", "parse_options"]
+__all__ = ["console", "fail", "load_cli_scorer", "parse_options"]
 
 console = Console(stderr=True)
-
-
-def not_built(stage: str, issue: int) -> None:
-    """Refuse clearly (exit 2) for a stage that is not implemented yet — never fake output."""
-    console.print(f"[red]prmkit {stage}: not built yet[/red] (tracked in issue #{issue}).")
-    raise typer.Exit(code=2)
 
 
 def fail(message: str) -> None:

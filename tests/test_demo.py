@@ -1,0 +1,32 @@
+"""The main job end to end on a tiny budget: every stage runs and every promised output exists."""
+
+import json
+
+import pytest
+
+pytest.importorskip("torch")
+
+REQUIRED_KEYS = [
+    "policy_pass_at_1", "labels.mc.first_error_accuracy", "labels.omegaprm.first_error_accuracy",
+    "labels.mc.rollouts", "labels.omegaprm.rollouts", "prm.processbench_f1", "oracle.processbench_f1",
+    "bon.n", "bon.majority", "bon.prm_best", "bon.prm_weighted", "bon.oracle_weighted",
+    "implicit.processbench_f1", "elapsed_seconds",
+]
+
+
+def test_tiny_demo_writes_report_metrics_and_plots(tmp_path):
+    from prmkit.demo import DemoConfig, run_demo
+
+    config = DemoConfig(out=str(tmp_path), label_problems=6, samples=2, rollouts=2, test_problems=4, bon_n=4,
+                        prm_epochs=1, implicit_epochs=0.5, progress=False)
+    metrics = run_demo(config)
+    written = json.loads((tmp_path / "metrics.json").read_text())
+    assert written == metrics
+    assert all(key in written for key in REQUIRED_KEYS), [k for k in REQUIRED_KEYS if k not in written]
+    assert written["oracle.processbench_f1"] == 100.0  # the exact oracle is exact on the policy's own solutions
+    assert written["bon.n"] == 4 and written["labels.mc.rollouts"] > written["labels.omegaprm.rollouts"] > 0
+    assert all(0 <= written[k] <= 100 for k in ("bon.majority", "bon.prm_weighted", "bon.oracle_weighted"))
+    report = (tmp_path / "report.md").read_text()
+    assert "Best-of-N" in report and "first-error" in report
+    assert (tmp_path / "bon.png").stat().st_size > 1000 and (tmp_path / "labels.png").stat().st_size > 1000
+    assert (tmp_path / "prm" / "config.json").exists() and (tmp_path / "implicit" / "prmkit.json").exists()

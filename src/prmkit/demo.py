@@ -78,6 +78,7 @@ def run_demo(config: DemoConfig) -> dict[str, Any]:
         timings[name] = time.perf_counter() - started
         console.rule(f"[bold]{message}[/bold]  ({timings[name]:.0f} s)")
 
+    from prmkit.evaluate._report import json_safe, write_result
     from prmkit.generation import load_generator
     from prmkit.tasks.arith import ArithTask
 
@@ -121,8 +122,9 @@ def run_demo(config: DemoConfig) -> dict[str, Any]:
     metrics["bon.gap_closed"] = round(100.0 * (metrics["bon.prm_weighted"] - metrics["bon.majority"]) / gap, 1) if gap > 0 else None
     details = {"config": asdict(config), "timings": timings, "evaluation": evaluation, "labels": labels["agreement"],
                "versions": {"python": platform.python_version(), "torch": torch.__version__}}
-    (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
-    (out / "details.json").write_text(json.dumps(details, indent=2, default=str) + "\n")
+    metrics = json_safe(metrics)  # NaN (e.g. an F1 with no erroneous solutions to judge) -> null
+    write_result(out / "metrics.json", metrics)
+    write_result(out / "details.json", details)
     plots = _plots(evaluation, labels["agreement"], out)
     report = _report(metrics, evaluation, labels["agreement"], plots, config)
     (out / "report.md").write_text(report)

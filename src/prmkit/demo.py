@@ -19,7 +19,6 @@ exact truth that only the arith world provides:
 
 from __future__ import annotations
 
-import json
 import platform
 import time
 from collections.abc import Sequence

@@ -12,13 +12,9 @@ it), so Python, YAML and the CLI share one definition. Examples::
 
 from __future__ import annotations
 
-import dataclasses
-import inspect
-import types
-import typing
-from typing import Any
-
 import typer
+
+from prmkit.cli._config import config_command
 
 __all__ = ["register"]
 
@@ -28,32 +24,13 @@ def register(app: typer.Typer) -> None:
     # Light imports only: prmkit.train.policy imports torch inside train_policy().
     from prmkit.train.policy import PolicyConfig
 
-    hints = typing.get_type_hints(PolicyConfig)
-    parameters = [inspect.Parameter("config", inspect.Parameter.KEYWORD_ONLY, annotation=typing.Optional[str],  # noqa: UP045
-                                    default=typer.Option(None, help="YAML file of these fields; flags override it."))]
-    for f in dataclasses.fields(PolicyConfig):
-        annotation = hints[f.name]
-        if typing.get_origin(annotation) in (typing.Union, types.UnionType):
-            annotation = next(a for a in typing.get_args(annotation) if a is not type(None))
-        parameters.append(inspect.Parameter(
-            f.name, inspect.Parameter.KEYWORD_ONLY, annotation=typing.Optional[annotation],  # noqa: UP045
-            default=typer.Option(None, help=f.metadata.get("help", ""), show_default=str(f.default)),
-        ))
-
-    def policy(**options: Any) -> None:
-        from prmkit.cli._common import console, fail
-        from prmkit.cli.train_prm import merge_config
+    def run(config: PolicyConfig) -> None:
+        from prmkit.cli._common import console
         from prmkit.train.policy import train_policy
 
-        config_file = options.pop("config")
-        try:
-            config = merge_config(PolicyConfig, config_file, options)
-        except (ValueError, OSError) as err:
-            fail(str(err))
         output = train_policy(config)
         console.print(f"policy written to [bold]{output}[/bold] (load it with AutoModelForCausalLM or "
                       f"load_generator('transformers', model='{output}'))")
 
-    policy.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
-    policy.__doc__ = "SFT a tiny character-level GPT-2 policy on arith reference solutions (loss on solutions only)."
-    app.command(name="policy")(policy)
+    help_text = "SFT a tiny character-level GPT-2 policy on arith reference solutions (loss on solutions only)."
+    app.command(name="policy")(config_command(PolicyConfig, run, name="policy", help=help_text))

@@ -15,9 +15,19 @@ rewards, while the point here is dense step-level credit. Step rewards come from
 P(correct) as ``p+ - p-`` (PURE's choice), placed on each step's last token (the ``"\\n"`` that
 ends an arith step); advantages come from :func:`prmkit.rl.advantages.pure_advantages`.
 
-    python benchmarks/rl_hacking.py                                   # short default, trains its own PRM
-    python benchmarks/rl_hacking.py --prm runs/arith_prm --steps 150 --eval-every 10   # your PRM, longer
+    python benchmarks/rl_hacking.py                                   # default: 80 steps per reward
+    python benchmarks/rl_hacking.py --steps 20 --eval-every 5         # short smoke run
+    python benchmarks/rl_hacking.py --prm runs/arith_prm               # your own token-cls PRM
     python benchmarks/rl_hacking.py --prm-scorer arith-oracle --prm ""     # the exact PRM (cannot be hacked)
+
+Measured (2-core shared CPU, a 2-layer 64-wide char GPT-2 SFT'd on difficulty "tiny" to sampled
+pass@1 0.60; ``--prm auto`` PRM with validation step AUROC 0.78; defaults; 12.7 min for the RL
+part): held-out greedy accuracy 0.81 -> verifiable 0.58, prm_sum 0.00, prm_min 0.10,
+prm_min_verifiable 0.58. prm_sum hacked by padding: 3.0 -> 54.4 steps per response, 90% repeated
+steps, every rollout truncated, PRM-verifier disagreement 0.41 -> 0.92 while the PRM score rose
+0.46 -> 0.67. prm_min resisted longer but was hacked too (9.9 steps, 55% repeated, accuracy 0.10);
+adding the verifiable reward kept it at the verifiable-only level. (No KL term: even verifiable-only
+drifts down at this learning rate.)
 
 With ``--prm auto`` the PRM is a token-classification model trained (:func:`prmkit.train.prm.train_prm`)
 on the SFT policy's own samples, labelled exactly by the arith checker (1 before the first wrong
@@ -53,17 +63,17 @@ class Config:
                             "exact step labels of the policy's own samples first (cached in <out>/prm)", "auto")
     prm_scorer: str = _help("scorer family of the PRM (prmkit.models.SCORERS)", "token-cls")
     rewards: str = _help(f"comma-separated rewards to compare, from {', '.join(REWARDS)}", ",".join(REWARDS))
-    steps: int = _help("RL steps per reward", 30)
+    steps: int = _help("RL steps per reward", 80)
     prompts_per_step: int = _help("training problems per step", 16)
     samples_per_prompt: int = _help("sampled solutions per problem (the RLOO group)", 4)
-    learning_rate: float = _help("Adam learning rate", 5e-5)
+    learning_rate: float = _help("Adam learning rate", 3e-4)
     temperature: float = _help("sampling temperature of the rollouts", 1.0)
     max_new_tokens: int = _help("longest rollout in tokens (longer ones count as truncated)", 160)
     min_form_temperature: float = _help("PURE's soft-min temperature T", 0.1)
     verifiable_coef: float = _help("weight of the verifiable reward in prm_min_verifiable", 1.0)
     prm_problems: int = _help("--prm auto: training problems sampled (4 solutions each) for the PRM's data", 500)
     prm_steps: int = _help("--prm auto: optimizer steps of the PRM", 300)
-    eval_every: int = _help("evaluate held-out greedy accuracy every this many steps", 5)
+    eval_every: int = _help("evaluate held-out greedy accuracy every this many steps", 10)
     eval_problems: int = _help("held-out test problems per evaluation", 100)
     seed: int = _help("seed of problem order, sampling and initial state", 0)
     out: str = _help("output folder", "runs/rl_hacking")

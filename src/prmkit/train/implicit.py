@@ -36,6 +36,7 @@ from typing import Any
 
 from prmkit.io._jsonl import FormatError
 from prmkit.models.formats.implicit import ImplicitEncodedItem, encode_implicit
+from prmkit.train._config import TrainConfig, help_text, load_train_val, loop_settings
 from prmkit.types import LabelledSolution
 
 __all__ = ["IMPLICIT_METRICS", "ImplicitTrainConfig", "step_rewards", "token_log_probs", "train_implicit"]
@@ -44,12 +45,8 @@ __all__ = ["IMPLICIT_METRICS", "ImplicitTrainConfig", "step_rewards", "token_log
 IMPLICIT_METRICS = ("auroc", "accuracy", "step_auroc", "f1", "cum_step_auroc", "cum_f1")
 
 
-def _help(text: str) -> dict[str, str]:
-    return {"help": text}
-
-
 @dataclass
-class ImplicitTrainConfig:
+class ImplicitTrainConfig(TrainConfig):
     """Settings of :func:`train_implicit` (the ``prmkit train implicit`` flags are these fields).
 
     Raises (on construction):
@@ -57,46 +54,26 @@ class ImplicitTrainConfig:
             number (names the field).
     """
 
-    train_file: str = field(metadata=_help("JSONL of LabelledSolution records; only solution.correct is used for training."))
-    base_model: str = field(metadata=_help("Hugging Face causal-LM checkpoint: initial pi and the frozen reference."))
-    output_dir: str = field(metadata=_help("Where pi, reference/, prmkit.json, config and eval history are written."))
-    val_file: str | None = field(default=None, metadata=_help("Validation JSONL; default: hold out val_fraction of the problems."))
-    val_fraction: float = field(default=0.1, metadata=_help("Share of problems held out for validation when no val_file (0 = none)."))
-    beta: float = field(default=0.05, metadata=_help("Reward scale: r = beta * log(pi / pi_ref) summed over the response."))
-    max_length: int = field(default=1024, metadata=_help("Longest allowed tokenized solution; longer records are an error."))
-    use_lora: bool = field(default=False, metadata=_help("Train LoRA adapters (peft) on pi instead of all weights; merged on save."))
-    lora_r: int = field(default=16, metadata=_help("LoRA rank."))
-    lora_alpha: int = field(default=32, metadata=_help("LoRA alpha (scale = alpha / r)."))
-    lora_dropout: float = field(default=0.0, metadata=_help("LoRA dropout."))
-    lora_target_modules: str | None = field(default=None, metadata=_help("Comma-separated module names for LoRA; default all linear layers."))
-    learning_rate: float = field(default=1e-5, metadata=_help("Peak AdamW learning rate (linear warmup, linear decay)."))
-    weight_decay: float = field(default=0.0, metadata=_help("AdamW weight decay."))
-    num_epochs: float = field(default=1.0, metadata=_help("Epochs over the training split (ignored when max_steps > 0)."))
-    max_steps: int = field(default=-1, metadata=_help("Optimizer steps to run; -1 = use num_epochs."))
-    batch_size: int = field(default=8, metadata=_help("Solutions per batch per device."))
-    gradient_accumulation_steps: int = field(default=1, metadata=_help("Batches accumulated per optimizer step."))
-    warmup_ratio: float = field(default=0.05, metadata=_help("Share of steps spent warming up the learning rate."))
-    max_grad_norm: float = field(default=1.0, metadata=_help("Gradient clipping norm (0 = off)."))
-    eval_every: int = field(default=100, metadata=_help("Validate every this many optimizer steps (and at the end)."))
-    patience: int | None = field(default=None, metadata=_help("Stop after this many validations without improvement; default never."))
-    metric: str = field(default="auroc", metadata=_help("Validation metric picking the best checkpoint: auroc, accuracy, step_auroc, f1, cum_step_auroc, cum_f1."))
-    threshold: float = field(default=0.5, metadata=_help("Score below this = predicted wrong (accuracy, first-error F1)."))
-    eval_batch_size: int = field(default=16, metadata=_help("Solutions per forward pass during validation and reference scoring."))
-    eval_train_examples: int = field(default=64, metadata=_help("Training solutions also scored at each validation (fit check; 0 = off)."))
-    padding_side: str = field(default="right", metadata=_help("Pad batches on the 'right' or 'left' (results must not depend on it)."))
-    mixed_precision: str = field(default="no", metadata=_help("accelerate mixed precision: no, fp16 or bf16."))
-    seed: int = field(default=0, metadata=_help("Seed for the split and shuffling."))
+    # Shared fields (TrainConfig) whose help text or default differs here:
+    train_file: str = field(metadata=help_text("JSONL of LabelledSolution records; only solution.correct is used for training."))
+    base_model: str = field(metadata=help_text("Hugging Face causal-LM checkpoint: initial pi and the frozen reference."))
+    output_dir: str = field(metadata=help_text("Where pi, reference/, prmkit.json, config and eval history are written."))
+    use_lora: bool = field(default=False, metadata=help_text("Train LoRA adapters (peft) on pi instead of all weights; merged on save."))
+    learning_rate: float = field(default=1e-5, metadata=help_text("Peak AdamW learning rate (linear warmup, linear decay)."))
+    num_epochs: float = field(default=1.0, metadata=help_text("Epochs over the training split (ignored when max_steps > 0)."))
+    eval_batch_size: int = field(default=16, metadata=help_text("Solutions per forward pass during validation and reference scoring."))
+    seed: int = field(default=0, metadata=help_text("Seed for the split and shuffling."))
+    # Own fields (appended after the shared ones):
+    beta: float = field(default=0.05, metadata=help_text("Reward scale: r = beta * log(pi / pi_ref) summed over the response."))
+    metric: str = field(default="auroc", metadata=help_text("Validation metric picking the best checkpoint: auroc, accuracy, step_auroc, f1, cum_step_auroc, cum_f1."))
+    threshold: float = field(default=0.5, metadata=help_text("Score below this = predicted wrong (accuracy, first-error F1)."))
 
     def __post_init__(self) -> None:
         if not self.beta > 0:
             raise ValueError(f"ImplicitTrainConfig.beta = {self.beta} must be > 0")
         if self.metric not in IMPLICIT_METRICS:
             raise ValueError(f"ImplicitTrainConfig.metric = {self.metric!r}; use one of {IMPLICIT_METRICS}")
-        if self.padding_side not in ("left", "right"):
-            raise ValueError(f"ImplicitTrainConfig.padding_side = {self.padding_side!r}; use 'left' or 'right'")
-        for name in ("batch_size", "eval_batch_size", "gradient_accumulation_steps", "eval_every", "max_length", "lora_r"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"ImplicitTrainConfig.{name} = {getattr(self, name)} must be >= 1")
+        super().__post_init__()
 
 
 def token_log_probs(model: Any, batch: dict[str, Any]) -> Any:
@@ -222,13 +199,8 @@ def train_implicit(config: ImplicitTrainConfig) -> Path:
     from rich.console import Console
     from transformers import AutoModelForCausalLM
 
-    from prmkit.train._data import (
-        load_labelled,
-        load_tokenizer,
-        pad_batch,
-        split_by_problem,
-    )
-    from prmkit.train._loop import LoopSettings, run_loop
+    from prmkit.train._data import load_tokenizer, pad_batch
+    from prmkit.train._loop import run_loop
     from prmkit.train._model import (
         add_lora,
         load_from_base,
@@ -239,11 +211,7 @@ def train_implicit(config: ImplicitTrainConfig) -> Path:
 
     console = Console(stderr=True)
     output_dir = Path(config.output_dir)
-    records = load_labelled(config.train_file)
-    if config.val_file:
-        train_records, val_records = records, load_labelled(config.val_file)
-    else:
-        train_records, val_records = split_by_problem(records, config.val_fraction, config.seed)
+    train_records, val_records = load_train_val(config)
     tokenizer = load_tokenizer(config.base_model)
     train_items = [_encode(tokenizer, r, f"{config.train_file}: problem {r.problem.id!r}", config.max_length, True)
                    for r in train_records]
@@ -290,14 +258,7 @@ def train_implicit(config: ImplicitTrainConfig) -> Path:
         tokenizer.save_pretrained(output_dir)
         write_json(output_dir / "prmkit.json", {"family": "implicit", "beta": config.beta, "reference": "reference"})
 
-    settings = LoopSettings(
-        learning_rate=config.learning_rate, weight_decay=config.weight_decay, num_epochs=config.num_epochs,
-        max_steps=config.max_steps, batch_size=config.batch_size,
-        gradient_accumulation_steps=config.gradient_accumulation_steps, warmup_ratio=config.warmup_ratio,
-        max_grad_norm=config.max_grad_norm, eval_every=config.eval_every, patience=config.patience,
-        metric=config.metric if val_records else "train_" + config.metric, seed=config.seed,
-        mixed_precision=config.mixed_precision,
-    )
+    settings = loop_settings(config, has_val=bool(val_records))
     result = run_loop(
         model=model, train_rows=rows,
         collate=lambda batch: pad_batch(batch, tokenizer.pad_token_id, config.padding_side,

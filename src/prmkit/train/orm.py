@@ -29,6 +29,7 @@ from typing import Any
 
 from prmkit.io._jsonl import FormatError
 from prmkit.models.formats.token_cls import DEFAULT_STEP_SEPARATOR, encode_token_cls
+from prmkit.train._config import TrainConfig, help_text, load_train_val, loop_settings
 from prmkit.types import LabelledSolution
 
 __all__ = ["ORM_METRICS", "ORMTrainConfig", "predict_outcome_scores", "train_orm"]
@@ -37,56 +38,25 @@ __all__ = ["ORM_METRICS", "ORMTrainConfig", "predict_outcome_scores", "train_orm
 ORM_METRICS = ("auroc", "accuracy")
 
 
-def _help(text: str) -> dict[str, str]:
-    return {"help": text}
-
-
 @dataclass
-class ORMTrainConfig:
+class ORMTrainConfig(TrainConfig):
     """Settings of :func:`train_orm` (the ``prmkit train orm`` flags are these fields).
 
     Raises (on construction):
         ValueError: unknown ``metric`` / ``padding_side`` or an out-of-range number (names the field).
     """
 
-    train_file: str = field(metadata=_help("JSONL of LabelledSolution records; solution.correct is the label."))
-    base_model: str = field(metadata=_help("Hugging Face causal-LM checkpoint directory to start from."))
-    output_dir: str = field(metadata=_help("Where the best checkpoint, config and eval history are written."))
-    val_file: str | None = field(default=None, metadata=_help("Validation JSONL; default: hold out val_fraction of the problems."))
-    val_fraction: float = field(default=0.1, metadata=_help("Share of problems held out for validation when no val_file (0 = none)."))
-    step_separator: str = field(default=DEFAULT_STEP_SEPARATOR, metadata=_help("Text appended to every step (same layout as token-cls)."))
-    max_length: int = field(default=1024, metadata=_help("Longest allowed tokenized solution; longer records are an error."))
-    use_lora: bool = field(default=False, metadata=_help("Train LoRA adapters (peft) instead of all weights; merged on save."))
-    lora_r: int = field(default=16, metadata=_help("LoRA rank."))
-    lora_alpha: int = field(default=32, metadata=_help("LoRA alpha (scale = alpha / r)."))
-    lora_dropout: float = field(default=0.0, metadata=_help("LoRA dropout."))
-    lora_target_modules: str | None = field(default=None, metadata=_help("Comma-separated module names for LoRA; default all linear layers."))
-    learning_rate: float = field(default=1e-4, metadata=_help("Peak AdamW learning rate (linear warmup, linear decay)."))
-    weight_decay: float = field(default=0.0, metadata=_help("AdamW weight decay."))
-    num_epochs: float = field(default=3.0, metadata=_help("Epochs over the training split (ignored when max_steps > 0)."))
-    max_steps: int = field(default=-1, metadata=_help("Optimizer steps to run; -1 = use num_epochs."))
-    batch_size: int = field(default=8, metadata=_help("Solutions per batch per device."))
-    gradient_accumulation_steps: int = field(default=1, metadata=_help("Batches accumulated per optimizer step."))
-    warmup_ratio: float = field(default=0.05, metadata=_help("Share of steps spent warming up the learning rate."))
-    max_grad_norm: float = field(default=1.0, metadata=_help("Gradient clipping norm (0 = off)."))
-    eval_every: int = field(default=100, metadata=_help("Validate every this many optimizer steps (and at the end)."))
-    patience: int | None = field(default=None, metadata=_help("Stop after this many validations without improvement; default never."))
-    metric: str = field(default="auroc", metadata=_help("Validation metric that picks the best checkpoint: auroc or accuracy."))
-    threshold: float = field(default=0.5, metadata=_help("P(correct) at or above this predicts a correct solution (accuracy)."))
-    eval_batch_size: int = field(default=16, metadata=_help("Solutions per forward pass during validation."))
-    eval_train_examples: int = field(default=64, metadata=_help("Training solutions also scored at each validation (fit check; 0 = off)."))
-    padding_side: str = field(default="right", metadata=_help("Pad batches on the 'right' or 'left' (results must not depend on it)."))
-    mixed_precision: str = field(default="no", metadata=_help("accelerate mixed precision: no, fp16 or bf16."))
-    seed: int = field(default=0, metadata=_help("Seed for the split, initialisation of the head and shuffling."))
+    # Shared fields (TrainConfig) whose help text or default differs here:
+    train_file: str = field(metadata=help_text("JSONL of LabelledSolution records; solution.correct is the label."))
+    # Own fields (appended after the shared ones):
+    step_separator: str = field(default=DEFAULT_STEP_SEPARATOR, metadata=help_text("Text appended to every step (same layout as token-cls)."))
+    metric: str = field(default="auroc", metadata=help_text("Validation metric that picks the best checkpoint: auroc or accuracy."))
+    threshold: float = field(default=0.5, metadata=help_text("P(correct) at or above this predicts a correct solution (accuracy)."))
 
     def __post_init__(self) -> None:
         if self.metric not in ORM_METRICS:
             raise ValueError(f"ORMTrainConfig.metric = {self.metric!r}; use one of {ORM_METRICS}")
-        if self.padding_side not in ("left", "right"):
-            raise ValueError(f"ORMTrainConfig.padding_side = {self.padding_side!r}; use 'left' or 'right'")
-        for name in ("batch_size", "eval_batch_size", "gradient_accumulation_steps", "eval_every", "max_length", "lora_r"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"ORMTrainConfig.{name} = {getattr(self, name)} must be >= 1")
+        super().__post_init__()
         if not 0.0 < self.threshold < 1.0:
             raise ValueError(f"ORMTrainConfig.threshold = {self.threshold} must be in (0, 1)")
 
@@ -185,13 +155,8 @@ def train_orm(config: ORMTrainConfig) -> Path:
     """
     from transformers import AutoModelForSequenceClassification
 
-    from prmkit.train._data import (
-        load_labelled,
-        load_tokenizer,
-        pad_batch,
-        split_by_problem,
-    )
-    from prmkit.train._loop import LoopSettings, run_loop
+    from prmkit.train._data import load_tokenizer, pad_batch
+    from prmkit.train._loop import run_loop
     from prmkit.train._model import (
         add_lora,
         load_from_base,
@@ -200,11 +165,7 @@ def train_orm(config: ORMTrainConfig) -> Path:
     )
 
     output_dir = Path(config.output_dir)
-    records = load_labelled(config.train_file)
-    if config.val_file:
-        train_records, val_records = records, load_labelled(config.val_file)
-    else:
-        train_records, val_records = split_by_problem(records, config.val_fraction, config.seed)
+    train_records, val_records = load_train_val(config)
     tokenizer = load_tokenizer(config.base_model)
     rows = [_encode_record(tokenizer, r, f"{config.train_file}: problem {r.problem.id!r}", config)
             for r in train_records]
@@ -230,14 +191,7 @@ def train_orm(config: ORMTrainConfig) -> Path:
                 metrics.update({prefix + k: v for k, v in _metrics(subset, scores, config.threshold).items()})
         return metrics
 
-    settings = LoopSettings(
-        learning_rate=config.learning_rate, weight_decay=config.weight_decay, num_epochs=config.num_epochs,
-        max_steps=config.max_steps, batch_size=config.batch_size,
-        gradient_accumulation_steps=config.gradient_accumulation_steps, warmup_ratio=config.warmup_ratio,
-        max_grad_norm=config.max_grad_norm, eval_every=config.eval_every, patience=config.patience,
-        metric=config.metric if val_records else "train_" + config.metric, seed=config.seed,
-        mixed_precision=config.mixed_precision,
-    )
+    settings = loop_settings(config, has_val=bool(val_records))
     result = run_loop(
         model=model, train_rows=rows,
         collate=lambda batch: pad_batch(batch, tokenizer.pad_token_id, config.padding_side),

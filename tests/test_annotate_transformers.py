@@ -21,15 +21,6 @@ transformers = pytest.importorskip("transformers")
 
 
 @pytest.fixture(scope="module")
-def one_thread():
-    """Models this small run ~100x slower with a thread pool fighting over shared CPU cores."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-@pytest.fixture(scope="module")
 def generator(one_thread):
     from prmkit.generation.transformers import TransformersGenerator
     from prmkit.train.tokenizer import build_char_tokenizer

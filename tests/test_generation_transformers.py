@@ -12,13 +12,7 @@ from prmkit.train.tokenizer import build_char_tokenizer
 PROMPTS = ["Q 1 +2\n", "Q 12 +5 *3 -9 /6\n", "Q 7 *2\n"]
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Tiny models run fastest single-threaded (and far faster on a busy machine)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")

@@ -11,21 +11,11 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
 from prmkit.io._jsonl import FormatError
-from tests.test_train_prm import make_base, rule_records, write_records
+from tests._tiny_train import rule_records, write_records
+
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Tiny models train far faster single-threaded on a busy shared CPU; restore the setting afterwards."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
-@pytest.fixture(scope="module")
-def gpt2_base(tmp_path_factory) -> Path:
-    return make_base(tmp_path_factory.mktemp("gpt2_base"), "gpt2")
 
 
 def _train(tmp_path: Path, base: Path, **overrides) -> Path:

@@ -25,13 +25,7 @@ TINY = {"difficulty": "tiny", "num_train_problems": 64, "n_layer": 1, "n_embd": 
         "eval_problems": 4, "eval_max_new_tokens": 8, "progress": False, "warmup_steps": 2, "num_threads": 1}
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Tiny models run fastest single-threaded on a busy CPU; restore torch's setting afterwards."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def test_char_tokenizer_round_trip_and_single_token_separator(tmp_path):

@@ -33,7 +33,7 @@ from rich.table import Table
 from prmkit.generation import load_generator
 from prmkit.models import load_scorer
 from prmkit.search import SearchConfig, run_search
-from prmkit.search.report import plot_budget_curves, summarize
+from prmkit.search.report import plot_budget_curves, summarize, summary_table
 from prmkit.tasks.arith import ArithTask
 
 VARIANTS = {  # name -> (method, selection)
@@ -88,13 +88,7 @@ def main() -> None:
                 console.print(f"{prm_name:6s} {variant:9s} N={n:<3d} done")
     (out / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
     rows = summarize(records)
-    table = Table(title=f"arith held-out ({len(problems)} problems): accuracy vs policy tokens per problem")
-    for column in ("method", "N", "accuracy %", "tokens/problem", "PRM calls/problem", "s/problem"):
-        table.add_column(column, justify="right")
-    for r in rows:
-        table.add_row(r["method"], str(r["n"]), f"{r['accuracy']:.1f}", f"{r['tokens_per_problem']:.0f}",
-                      f"{r['prm_calls_per_problem']:.2f}", f"{r['seconds_per_problem']:.3f}")
-    console.print(table)
+    console.print(summary_table(rows, f"arith held-out ({len(problems)} problems): accuracy vs policy tokens per problem"))
     plot = plot_budget_curves([r for r in rows if "oracle" not in r["method"]], out / "accuracy_vs_tokens.png",
                               ceiling={f"oracle beam N={max(args.budgets)}": _best(rows, "beam (oracle)")})
     speed = _speed(task, generator, scorers["prm"], args.prm, problems[:32], console)

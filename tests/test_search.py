@@ -161,3 +161,27 @@ def test_summarize_splits_run_budget_over_problems_and_plots(tmp_path):
     assert bon["accuracy"] == pytest.approx(100 * sum(r["correct"] for r in records[6:]) / 6)
     png = plot_budget_curves(rows, tmp_path / "curve.png", ceiling={"oracle": 90.0})
     assert png.stat().st_size > 1000
+
+
+def test_summary_table_shows_every_row_with_fixed_precision():
+    from rich.console import Console
+
+    from prmkit.search.report import summary_table
+
+    rows = [
+        {"method": "beam", "n": 4, "accuracy": 62.5, "tokens_per_problem": 310.4, "prm_calls_per_problem": 1.5,
+         "seconds_per_problem": 0.01234},
+        {"method": "best_of_n", "n": 16, "accuracy": 100.0 / 3, "tokens_per_problem": 1201.6,
+         "prm_calls_per_problem": 2.0, "seconds_per_problem": 0.5},
+    ]
+    table = summary_table(rows, "arith: accuracy vs compute")
+    assert [c.header for c in table.columns] == [
+        "method", "N", "accuracy %", "tokens/problem", "PRM calls/problem", "s/problem"]
+    assert table.row_count == 2
+    console = Console(record=True, width=200)
+    console.print(table)
+    text = console.export_text()
+    assert "arith: accuracy vs compute" in text
+    lines = [line.split("│")[1:-1] for line in text.splitlines() if "beam" in line or "best_of_n" in line]
+    cells = [[cell.strip() for cell in line] for line in lines]
+    assert cells == [["beam", "4", "62.5", "310", "1.50", "0.012"], ["best_of_n", "16", "33.3", "1202", "2.00", "0.500"]]

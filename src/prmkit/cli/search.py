@@ -43,12 +43,10 @@ def run(
     Example:
         prmkit search --task arith --policy demo --prm runs/prm --method best_of_n --method beam --n 4 --n 16 --plot
     """
-    from rich.table import Table
-
     from prmkit.generation import load_generator
     from prmkit.io._jsonl import atomic_writer
     from prmkit.search import SEARCH_METHODS, SearchConfig, run_search
-    from prmkit.search.report import plot_budget_curves, summarize
+    from prmkit.search.report import plot_budget_curves, summarize, summary_table
     from prmkit.tasks import load_task
 
     unknown = [m for m in method if m not in SEARCH_METHODS.names()]
@@ -81,13 +79,7 @@ def run(
         for record in records:
             handle.write(json.dumps(record) + "\n")
     rows = summarize(records)
-    table = Table(title=f"{task}: accuracy vs compute ({len(chosen)} problems)")
-    for column in ("method", "N", "accuracy %", "tokens/problem", "PRM calls/problem", "s/problem"):
-        table.add_column(column, justify="right")
-    for r in rows:
-        table.add_row(r["method"], str(r["n"]), f"{r['accuracy']:.1f}", f"{r['tokens_per_problem']:.0f}",
-                      f"{r['prm_calls_per_problem']:.2f}", f"{r['seconds_per_problem']:.3f}")
-    console.print(table)
+    console.print(summary_table(rows, f"{task}: accuracy vs compute ({len(chosen)} problems)"))
     console.print(f"results: {out}")
     if plot:
         console.print(f"plot: {plot_budget_curves(rows, out.with_suffix('.png'))}")

@@ -1,4 +1,4 @@
-"""Summaries of search runs: accuracy against compute per (method, N), as rows and as a plot.
+"""Summaries of search runs: accuracy against compute per (method, N), as rows, a table and a plot.
 
 The budget axis is policy tokens generated per problem (optionally FLOPs = 2 x params x tokens),
 so methods are compared at equal compute, not at equal N.
@@ -10,7 +10,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-__all__ = ["summarize", "plot_budget_curves"]
+__all__ = ["summarize", "summary_table", "plot_budget_curves"]
 
 
 def summarize(records: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
@@ -40,6 +40,40 @@ def summarize(records: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
             }
         )
     return rows
+
+
+#: (header, row key, format) of each :func:`summary_table` column, left to right.
+_COLUMNS = (
+    ("method", "method", "{}"),
+    ("N", "n", "{}"),
+    ("accuracy %", "accuracy", "{:.1f}"),
+    ("tokens/problem", "tokens_per_problem", "{:.0f}"),
+    ("PRM calls/problem", "prm_calls_per_problem", "{:.2f}"),
+    ("s/problem", "seconds_per_problem", "{:.3f}"),
+)
+
+
+def summary_table(rows: Iterable[Mapping[str, Any]], title: str) -> Any:
+    """A :class:`rich.table.Table` of :func:`summarize` rows (one line per method and N).
+
+    The one rendering of search results, shared by ``prmkit search`` and
+    ``benchmarks/search_compute.py`` so both print the same columns with the same precision.
+
+    Args:
+        rows: :func:`summarize` rows.
+        title: the table's title.
+
+    Returns:
+        The table; print it with ``rich.console.Console().print(table)``.
+    """
+    from rich.table import Table
+
+    table = Table(title=title)
+    for header, _, _ in _COLUMNS:
+        table.add_column(header, justify="right")
+    for row in rows:
+        table.add_row(*(fmt.format(row[key]) for _, key, fmt in _COLUMNS))
+    return table
 
 
 def plot_budget_curves(

@@ -18,7 +18,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-__all__ = ["add_lora", "load_from_base", "merge_lora", "write_json", "write_run_files"]
+__all__ = ["add_lora", "finish_run", "history_writer", "load_from_base", "merge_lora", "write_json", "write_run_files"]
 
 
 def load_from_base(auto_class: Any, base: str | os.PathLike[str], **kwargs: Any) -> Any:
@@ -108,3 +108,32 @@ def write_run_files(output_dir: Path, config: Any, result: dict[str, Any], extra
         },
     )
     write_json(output_dir / "eval_history.json", result)
+
+
+def history_writer(output_dir: Path) -> Any:
+    """An ``on_eval`` callback for :func:`prmkit.train._loop.run_loop` that keeps
+    ``eval_history.json`` current (marked ``partial``) while training runs."""
+    return lambda history: write_json(output_dir / "eval_history.json", {"history": history, "partial": True})
+
+
+def finish_run(output_dir: Path, config: Any, result: dict[str, Any], *, metric: str, n_train: int, n_val: int,
+               what: str, note: str = "") -> None:
+    """Write the run files (:func:`write_run_files`) and print where the checkpoint went and its best score.
+
+    Args:
+        output_dir: the checkpoint directory.
+        config: the trainer's config dataclass.
+        result: :func:`prmkit.train._loop.run_loop`'s result (``steps``, ``seconds``, ``best``, ...).
+        metric: the metric the best checkpoint was selected on (``LoopSettings.metric``).
+        n_train / n_val: sizes of the two splits (recorded in ``train_config.json``).
+        what: what was trained, e.g. ``"PRM"`` (starts the printed line).
+        note: text put before the step count, e.g. ``"reference in out/reference; "``.
+    """
+    from rich.console import Console
+
+    write_run_files(output_dir, config, result, {"n_train": n_train, "n_val": n_val, "selected_on": metric})
+    best = result["best"] or {}
+    Console(stderr=True).print(
+        f"{what} checkpoint -> [bold]{output_dir}[/bold] ({note}{result['steps']} steps, {result['seconds']:.0f}s; "
+        f"best {metric} = {best.get(metric, float('nan')):.4g} at step {best.get('step', '-')})"
+    )

@@ -203,10 +203,11 @@ def train_implicit(config: ImplicitTrainConfig) -> Path:
     from prmkit.train._loop import run_loop
     from prmkit.train._model import (
         add_lora,
+        finish_run,
+        history_writer,
         load_from_base,
         merge_lora,
         write_json,
-        write_run_files,
     )
 
     console = Console(stderr=True)
@@ -266,14 +267,8 @@ def train_implicit(config: ImplicitTrainConfig) -> Path:
         loss_fn=lambda m, batch: _loss(m, batch, config.beta),
         evaluate=evaluate if (val_records or n_fit) else None, save=save, settings=settings,
         description="train implicit prm",
-        on_eval=lambda history: write_json(output_dir / "eval_history.json", {"history": history, "partial": True}),
+        on_eval=history_writer(output_dir),
     )
-    write_run_files(output_dir, config, result,
-                    {"n_train": len(train_records), "n_val": len(val_records), "selected_on": settings.metric})
-    best = result["best"] or {}
-    console.print(
-        f"implicit PRM checkpoint -> [bold]{output_dir}[/bold] (reference in {output_dir / 'reference'}; "
-        f"{result['steps']} steps, {result['seconds']:.0f}s; best {settings.metric} = "
-        f"{best.get(settings.metric, float('nan')):.4g} at step {best.get('step', '-')})"
-    )
+    finish_run(output_dir, config, result, metric=settings.metric, n_train=len(train_records),
+               n_val=len(val_records), what="implicit PRM", note=f"reference in {output_dir / 'reference'}; ")
     return output_dir

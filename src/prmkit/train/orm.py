@@ -159,9 +159,9 @@ def train_orm(config: ORMTrainConfig) -> Path:
     from prmkit.train._loop import run_loop
     from prmkit.train._model import (
         add_lora,
+        finish_run,
+        history_writer,
         load_from_base,
-        write_json,
-        write_run_files,
     )
 
     output_dir = Path(config.output_dir)
@@ -198,15 +198,8 @@ def train_orm(config: ORMTrainConfig) -> Path:
         loss_fn=_loss, evaluate=evaluate if (val_records or fit_records) else None,
         save=lambda unwrapped: _save(unwrapped, tokenizer, output_dir, config),
         settings=settings, description="train orm",
-        on_eval=lambda history: write_json(output_dir / "eval_history.json", {"history": history, "partial": True}),
+        on_eval=history_writer(output_dir),
     )
-    write_run_files(output_dir, config, result,
-                    {"n_train": len(train_records), "n_val": len(val_records), "selected_on": settings.metric})
-    from rich.console import Console
-
-    best = result["best"] or {}
-    Console(stderr=True).print(
-        f"ORM checkpoint -> [bold]{output_dir}[/bold] ({result['steps']} steps, {result['seconds']:.0f}s; "
-        f"best {settings.metric} = {best.get(settings.metric, float('nan')):.4g} at step {best.get('step', '-')})"
-    )
+    finish_run(output_dir, config, result, metric=settings.metric, n_train=len(train_records),
+               n_val=len(val_records), what="ORM")
     return output_dir

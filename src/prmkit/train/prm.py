@@ -243,9 +243,9 @@ def train_prm(config: PRMTrainConfig) -> Path:
     from prmkit.train._loop import run_loop
     from prmkit.train._model import (
         add_lora,
+        finish_run,
+        history_writer,
         load_from_base,
-        write_json,
-        write_run_files,
     )
 
     output_dir = Path(config.output_dir)
@@ -289,15 +289,8 @@ def train_prm(config: PRMTrainConfig) -> Path:
         save=lambda unwrapped: _save(unwrapped, tokenizer, output_dir, config),
         settings=settings,
         description="train prm",
-        on_eval=lambda history: write_json(output_dir / "eval_history.json", {"history": history, "partial": True}),
+        on_eval=history_writer(output_dir),
     )
-    write_run_files(output_dir, config, result,
-                    {"n_train": len(train_records), "n_val": len(val_records), "selected_on": settings.metric})
-    from rich.console import Console
-
-    best = result["best"] or {}
-    Console(stderr=True).print(
-        f"PRM checkpoint -> [bold]{output_dir}[/bold] ({result['steps']} steps, {result['seconds']:.0f}s; "
-        f"best {settings.metric} = {best.get(settings.metric, float('nan')):.4g} at step {best.get('step', '-')})"
-    )
+    finish_run(output_dir, config, result, metric=settings.metric, n_train=len(train_records),
+               n_val=len(val_records), what="PRM")
     return output_dir

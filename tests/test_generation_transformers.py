@@ -2,12 +2,12 @@
 
 import pytest
 
-torch = pytest.importorskip("torch")
-transformers = pytest.importorskip("transformers")
-
 from prmkit.generation import Generator, load_generator
 from prmkit.generation.transformers import TransformersGenerator
 from prmkit.train.tokenizer import build_char_tokenizer
+
+torch = pytest.importorskip("torch")
+transformers = pytest.importorskip("transformers")
 
 PROMPTS = ["Q 1 +2\n", "Q 12 +5 *3 -9 /6\n", "Q 7 *2\n"]
 

@@ -9,15 +9,13 @@ from pathlib import Path
 
 import pytest
 
-torch = pytest.importorskip("torch")
-pytest.importorskip("transformers")
-
 from prmkit.io._jsonl import FormatError
 from tests._tiny_train import rule_records, write_records
 
+torch = pytest.importorskip("torch")
+pytest.importorskip("transformers")
+
 pytestmark = pytest.mark.usefixtures("one_thread")
-
-
 
 
 @pytest.mark.parametrize("padding_side", ["right", "left"])

@@ -7,15 +7,13 @@ from pathlib import Path
 
 import pytest
 
-torch = pytest.importorskip("torch")
-pytest.importorskip("transformers")
-
 from prmkit.io._jsonl import FormatError
 from tests._tiny_train import rule_records, write_records
 
+torch = pytest.importorskip("torch")
+pytest.importorskip("transformers")
+
 pytestmark = pytest.mark.usefixtures("one_thread")
-
-
 
 
 def _train(tmp_path: Path, base: Path, **overrides) -> Path:

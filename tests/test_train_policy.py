@@ -6,9 +6,6 @@ from pathlib import Path
 
 import pytest
 
-torch = pytest.importorskip("torch")
-transformers = pytest.importorskip("transformers")
-
 import prmkit
 from prmkit.tasks.arith import ArithTask
 from prmkit.train import policy as policy_module
@@ -19,6 +16,9 @@ from prmkit.train.policy import (
     train_policy,
 )
 from prmkit.train.tokenizer import build_char_tokenizer
+
+torch = pytest.importorskip("torch")
+transformers = pytest.importorskip("transformers")
 
 ASSET = Path(prmkit.__file__).parent / "assets" / "arith_policy"
 TINY = {"difficulty": "tiny", "num_train_problems": 64, "n_layer": 1, "n_embd": 16, "n_head": 2, "batch_size": 8,
@@ -83,8 +83,11 @@ def test_measure_policy_counts_pass_majority_and_any():
 
     task = ArithTask(difficulty="tiny", num_test=2)
     p, q = task.problems("test")
-    right = lambda prob: f"The answer is {prob.answer}.\n"
-    wrong = lambda prob, k: f"The answer is {int(prob.answer) + k}.\n"
+    def right(prob):
+        return f"The answer is {prob.answer}.\n"
+
+    def wrong(prob, k):
+        return f"The answer is {int(prob.answer) + k}.\n"
 
     class Canned:
         def complete(self, prompts, *, n, **_):

@@ -12,12 +12,12 @@ from pathlib import Path
 
 import pytest
 
-torch = pytest.importorskip("torch")
-pytest.importorskip("transformers")
-
 from prmkit.io._jsonl import FormatError
 from prmkit.types import LabelledSolution, Problem, Solution, StepLabels
 from tests._tiny_train import make_base, rule_records, write_records
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("transformers")
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

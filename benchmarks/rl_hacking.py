@@ -20,14 +20,17 @@ ends an arith step); advantages come from :func:`prmkit.rl.advantages.pure_advan
     python benchmarks/rl_hacking.py --prm runs/arith_prm               # your own token-cls PRM
     python benchmarks/rl_hacking.py --prm-scorer arith-oracle --prm ""     # the exact PRM (cannot be hacked)
 
-Measured (2-core shared CPU, a 2-layer 64-wide char GPT-2 SFT'd on difficulty "tiny" to sampled
-pass@1 0.60; ``--prm auto`` PRM with validation step AUROC 0.78; defaults; 12.7 min for the RL
-part): held-out greedy accuracy 0.81 -> verifiable 0.58, prm_sum 0.00, prm_min 0.10,
-prm_min_verifiable 0.58. prm_sum hacked by padding: 3.0 -> 54.4 steps per response, 90% repeated
-steps, every rollout truncated, PRM-verifier disagreement 0.41 -> 0.92 while the PRM score rose
-0.46 -> 0.67. prm_min resisted longer but was hacked too (9.9 steps, 55% repeated, accuracy 0.10);
-adding the verifiable reward kept it at the verifiable-only level. (No KL term: even verifiable-only
-drifts down at this learning rate.)
+Measured on the shipped demo policy (``--policy src/prmkit/assets/arith_policy --prm <prmkit demo
+out>/prm --steps 40 --eval-every 10``; the PRM is the demo's MC-label PRM, ProcessBench-style F1 ~38;
+5.0 min on the shared 2-core CPU): held-out greedy accuracy 0.59 -> verifiable 0.40, prm_sum 0.00,
+prm_min 0.00, prm_min_verifiable 0.06. prm_sum was hacked by padding: 4.7 -> 79.6 steps per response,
+96 % repeated steps, every rollout truncated, PRM-verifier disagreement 0.27 -> 0.91 while the PRM
+score rose 0.61 -> 0.84. prm_min did not pad (3.9 steps, 21 % repeated, nothing truncated) but still
+drove accuracy to 0 with the same PRM score rise: a weak PRM is exploited under either credit rule;
+the verifiable reward kept repetition at 3 % but not accuracy. Earlier run (a 2-layer 64-wide policy on
+difficulty "tiny", ``--prm auto`` trained on exact labels, 80 steps, 12.7 min): 0.81 -> verifiable
+0.58, prm_sum 0.00 (54 steps, 90 % repeated), prm_min 0.10, prm_min_verifiable 0.58. (No KL term:
+even verifiable-only drifts down at this learning rate.)
 
 With ``--prm auto`` the PRM is a token-classification model trained (:func:`prmkit.train.prm.train_prm`)
 on the SFT policy's own samples, labelled exactly by the arith checker (1 before the first wrong

@@ -94,8 +94,7 @@ def plot_budget_curves(
         points = sorted((r["tokens_per_problem"], r["accuracy"]) for r in rows if r["method"] == method)
         ax.plot([p[0] for p in points], [p[1] for p in points], marker="o", label=method)
     for label, value in (ceiling or {}).items():
-        ax.axhline(value, linestyle="--", color="gray", linewidth=1)
-        ax.annotate(label, (ax.get_xlim()[0], value), fontsize=8, va="bottom")
+        ax.axhline(value, linestyle="--", color="gray", linewidth=1, label=label)
     ax.set_xscale("log")
     ax.set_xlabel("policy tokens generated per problem")
     ax.set_ylabel("accuracy (%)")

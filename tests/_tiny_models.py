@@ -1,6 +1,6 @@
 """Tiny random-weight PRMs with the REAL tokenizers of the families (shared by tests and benchmarks).
 
-Tokenizers come from ``/work/shared/data/tokenizers`` (see each PROVENANCE.md); nothing is downloaded:
+Tokenizers come from ``../shared/data/tokenizers`` beside the checkout (``tests._data``) (see each PROVENANCE.md); nothing is downloaded:
 
 * :func:`mistral_tokenizer_dir` -- Mistral-7B v0.1 SentencePiece ``tokenizer.model`` (math-shepherd).
 * :func:`qwen_prm_tokenizer_dir` -- Qwen2 ``vocab.json`` + ``merges.txt`` with a *derived*
@@ -25,7 +25,9 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-TOKENIZERS = Path(os.environ.get("PRMKIT_TOKENIZERS", "/work/shared/data/tokenizers"))
+from tests._data import SHARED_DATA
+
+TOKENIZERS = Path(os.environ.get("PRMKIT_TOKENIZERS", SHARED_DATA / "tokenizers"))
 QWEN_VOCAB = 151936  # Qwen2.5 0.5B-3B embedding rows; covers ids 0..151664
 MISTRAL_VOCAB = 32000
 LLAMA3_VOCAB = 128256
@@ -87,8 +89,12 @@ FAMILY_TOKENIZER = {  # which shared tokenizer each family's tiny checkpoint car
 
 
 def have_tokenizers() -> bool:
-    """Whether the shared tokenizer files exist (tests skip with a reason otherwise)."""
-    return (TOKENIZERS / "qwen2.5" / "vocab.json").exists()
+    """Whether the shared tokenizer files exist (tests skip with a reason otherwise).
+
+    Under CI (``CI`` set) this is always True, so missing files fail the golden tests loudly
+    instead of silently skipping them.
+    """
+    return (TOKENIZERS / "qwen2.5" / "vocab.json").exists() or bool(os.environ.get("CI"))
 
 
 _CONVERTER_DEPS = {  # python modules transformers needs to convert each raw tokenizer file

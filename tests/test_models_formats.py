@@ -1,7 +1,7 @@
 """Golden tests of the PRM family input formats against their reference code, with REAL tokenizers.
 
 Expected ids/positions come from the model cards' recipes (re-implemented plainly here) and from the
-independent checks recorded in /work/shared/data/tokenizers/*/PROVENANCE.md (sentencepiece/tiktoken).
+independent checks recorded in ../shared/data/tokenizers/*/PROVENANCE.md (sentencepiece/tiktoken).
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from prmkit.models.formats import (
     encode_skywork,
 )
 from tests._tiny_models import (
+    TOKENIZERS,
     have_tokenizers,
     llama3_tokenizer_dir,
     mistral_tokenizer_dir,
@@ -141,7 +142,7 @@ def test_qwen_math_prm_needs_extra_0_as_one_token(tmp_path):
         "merges.txt",
         "tokenizer_config.json",
     ):  # the stock (non-PRM) config
-        shutil.copy(f"/work/shared/data/tokenizers/qwen2.5/{name}", tmp_path / name)
+        shutil.copy(TOKENIZERS / "qwen2.5" / name, tmp_path / name)
     stock = AutoTokenizer.from_pretrained(str(tmp_path))
     with pytest.raises(ValueError, match="<extra_0>.*one token"):
         encode_qwen_math_prm(stock, "Q", ["a"])

@@ -13,6 +13,7 @@ from prmkit.models import load_scorer
 from tests._tiny_models import (
     FAMILY_TOKENIZER,
     QWEN_VOCAB,
+    TOKENIZERS,
     build_causal_lm,
     build_math_shepherd,
     build_orm,
@@ -297,7 +298,7 @@ def test_qwen_prm_with_stock_tokenizer_is_rejected(ckpt, tmp_path):
     import shutil
 
     for name in ("vocab.json", "merges.txt", "tokenizer_config.json"):
-        shutil.copy(f"/work/shared/data/tokenizers/qwen2.5/{name}", tmp_path / name)
+        shutil.copy(TOKENIZERS / "qwen2.5" / name, tmp_path / name)
     with pytest.raises(ValueError, match="<extra_0>"):
         load_scorer(
             "qwen2.5-math-prm", path=ckpt("qwen2.5-math-prm"), tokenizer=str(tmp_path)

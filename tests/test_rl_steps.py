@@ -1,17 +1,16 @@
 """Token-level step splitting and reward placement."""
 
-import os
-from pathlib import Path
 
 import pytest
 import torch
 
 from prmkit.rl.rewards import add_at_eos, place_on_tokens, step_rewards_from_scores
 from prmkit.rl.steps import separator_token_ids, split_text, split_tokens
+from tests._tiny_models import TOKENIZERS
 
 from ._rl_fakes import PieceTokenizer
 
-QWEN = Path(os.environ.get("PRMKIT_TOKENIZERS", "/work/shared/data/tokenizers")) / "qwen2.5"
+QWEN = TOKENIZERS / "qwen2.5"
 
 
 PIECES = ["2+3=5", ".\n\n", "\n\n", "\n", "5*2=10", "The answer is 10", " ", "x"]

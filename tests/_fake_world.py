@@ -77,19 +77,27 @@ class SlipGenerator:
     def _write(self, prompt: str, stop, max_new_tokens: int, rng: random.Random, temperature: float) -> Completion:
         lines = prompt.split("\n")
         s, k = map(int, lines[0].split()[1:])
-        steps = [line for line in lines[1:] if line]
+        partial = lines[-1] if len(lines) > 1 else ""  # a step cut off mid-line, continued verbatim
+        steps = [line for line in lines[1:-1] if line]
         if steps and steps[-1].startswith("The answer is"):
             return Completion(text="", num_tokens=1, finish_reason="eos")
-        value = int(STEP.match(steps[-1]).group(2)) if steps else s
+        value = int(STEP.match(steps[-1]).group(2)) if steps and STEP.match(steps[-1]) else s
         written = []
         for index in range(len(steps), k + 1):
             if index == k:
-                written.append(f"The answer is {value}.")
+                line = f"The answer is {value}."
             else:
                 slip = temperature > 0 and rng.random() < self.p
                 nxt = value + 1 + (1 if slip else 0)
-                written.append(f"{value}+1={nxt}")
+                line = f"{value}+1={nxt}"
                 value = nxt
+            if index == len(steps) and partial:
+                # finish the cut line when it is a prefix of what we would write, else end it as written
+                m = STEP.match(partial)
+                line = line[len(partial):] if line.startswith(partial) else ""
+                if not line and m:
+                    value = int(m.group(2))
+            written.append(line)
             if stop:
                 break
         text = "\n".join(written) + "\n"

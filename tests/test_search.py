@@ -50,7 +50,11 @@ def test_batched_across_prompts_call_count_does_not_grow_with_problems(method):
     task = CountTask()
     _, gen_one, _ = run(method, problems=task.problems(count=1), n=8, beam_width=2)
     _, gen_many, _ = run(method, problems=task.problems(count=12), n=8, beam_width=2)
-    assert len(gen_many.calls) <= len(gen_one.calls) + 1  # +1: mcts may need one final greedy completion
+    # One call per round for all problems, +1 for mcts's final completion. DVTS merges subtrees that
+    # reach the same prefix into one prompt with more samples, so a round may need one call per
+    # distinct sample count (at most n / beam_width = 4 of them), still independent of the problems.
+    bound = len(gen_one.calls) * 4 if method == "dvts" else len(gen_one.calls) + 1
+    assert len(gen_many.calls) <= bound
 
 
 @pytest.mark.parametrize("method", METHODS)
@@ -73,8 +77,24 @@ def test_beam_search_proposes_n_per_round_and_keeps_n_over_width():
     assert (first_prompts, first_n) == (6, 8)  # the root proposes N first steps
     assert all(n == 2 for _, n in gen.calls[1:])  # then every kept beam proposes beam_width
     assert all(prompts <= 6 * 4 for prompts, _ in gen.calls[1:])  # at most N/width beams per problem
+    for r in results:  # no slips: all proposals are the same path, kept once (duplicates waste budget)
+        assert len(r.candidates) == 1 and all(c.correct for c in r.candidates)
+
+
+@pytest.mark.parametrize("method", ["beam", "dvts"])
+def test_kept_beams_are_distinct_paths(method):
+    results, _, _ = run(method, n=8, beam_width=2, p=0.5)
     for r in results:
-        assert len(r.candidates) == 4 and all(c.correct for c in r.candidates)
+        paths = [tuple(c.steps) for c in r.candidates if c.finished]
+        assert len(paths) == len(set(paths)) if method == "beam" else len(paths) >= 1
+    # DVTS subtrees start from distinct first steps when the policy offers them
+    assert any(len({tuple(c.steps) for c in r.candidates}) > 1 for r in results)
+
+
+def test_step_methods_refuse_n_not_a_multiple_of_width():
+    for method in ("beam", "dvts", "mcts"):
+        with pytest.raises(ValueError, match="multiple of beam_width"):
+            run(method, n=6, beam_width=4)
 
 
 def test_prm_guided_search_beats_majority_vote_with_the_oracle():
@@ -130,6 +150,16 @@ def test_early_reject_keeps_fraction_and_reports_savings():
     assert gen.calls[0] == (6, 8) and gen.calls[1][1] == 1
 
 
+@pytest.mark.parametrize("prefix_tokens", [8, 11, 14])  # at least one whole step fits
+def test_early_reject_keeps_better_candidates_with_the_oracle(prefix_tokens):
+    task = CountTask()
+    problems = task.problems(count=40)
+    sampled, _, _ = run("best_of_n", problems=problems, n=8, p=0.3)
+    kept, _, _ = run("early_reject", problems=problems, n=8, p=0.3, keep_fraction=0.25, prefix_tokens=prefix_tokens)
+    share = lambda results: sum(c.correct for r in results for c in r.candidates) / sum(len(r.candidates) for r in results)  # noqa: E731
+    assert share(kept) > share(sampled), (prefix_tokens, share(kept), share(sampled))
+
+
 def test_works_with_registered_dummy_scorer():
     task = CountTask()
     results = run_search("beam", task, SlipGenerator(), load_scorer("dummy", value=0.5), task.problems(count=2))
@@ -156,9 +186,9 @@ def test_summarize_splits_run_budget_over_problems_and_plots(tmp_path):
     rows = summarize(records)
     assert [r["method"] for r in rows] == ["beam", "best_of_n"]
     bon = rows[1]
-    expected_tokens = records[6]["budget"]["policy_tokens"] / 6
+    expected_tokens = records[0]["budget"]["policy_tokens"] / 6  # records[:6] are best_of_n's
     assert bon["tokens_per_problem"] == pytest.approx(expected_tokens)
-    assert bon["accuracy"] == pytest.approx(100 * sum(r["correct"] for r in records[6:]) / 6)
+    assert bon["accuracy"] == pytest.approx(100 * sum(r["correct"] for r in records[:6]) / 6)
     png = plot_budget_curves(rows, tmp_path / "curve.png", ceiling={"oracle": 90.0})
     assert png.stat().st_size > 1000
 

@@ -120,29 +120,35 @@ def expand(
     max_step_tokens: int,
     seed: int | None,
 ) -> list[list[Partial]]:
-    """Propose next steps: for each (problem, partial, k) return k children, in one generator call.
+    """Propose next steps: for each (problem, partial, k) return k children.
 
-    Requests with different k are grouped by k (one ``complete`` call per distinct k).
+    Requests for the same prompt (e.g. DVTS subtrees all starting at the root) are merged into one
+    prompt with the summed k, so they get distinct samples even from a generator that seeds each
+    prompt on its own; prompts are then grouped by total k (one ``complete`` call per distinct k).
     """
     out: list[list[Partial]] = [[] for _ in requests]
-    by_k: dict[int, list[int]] = {}
-    for index, (_, _, k) in enumerate(requests):
-        by_k.setdefault(k, []).append(index)
-    for k, indices in sorted(by_k.items()):
-        prompts = [prefix_text(task, requests[i][0], requests[i][1].steps) for i in indices]
+    by_prompt: dict[str, list[int]] = {}
+    for index, (problem, partial, _) in enumerate(requests):
+        by_prompt.setdefault(prefix_text(task, problem, partial.steps), []).append(index)
+    by_total: dict[int, list[str]] = {}
+    for prompt, indices in by_prompt.items():
+        by_total.setdefault(sum(requests[i][2] for i in indices), []).append(prompt)
+    for total, prompts in sorted(by_total.items()):
         completions = generator.complete(
             prompts,
-            n=k,
+            n=total,
             stop=[task.step_separator],
             max_new_tokens=max_step_tokens,
             temperature=temperature,
-            seed=None if seed is None else seed + k,
+            seed=None if seed is None else seed + total,
         )
-        for i, row in zip(indices, completions):
-            parent = requests[i][1]
-            for completion in row:
-                step, finished = parse_step(task, completion)
-                out[i].append(parent.extend(step, completion.num_tokens, finished))
+        for prompt, row in zip(prompts, completions):
+            cursor = iter(row)
+            for i in by_prompt[prompt]:
+                parent = requests[i][1]
+                for completion in (next(cursor) for _ in range(requests[i][2])):
+                    step, finished = parse_step(task, completion)
+                    out[i].append(parent.extend(step, completion.num_tokens, finished))
     return out
 
 

@@ -27,8 +27,9 @@ __all__ = ["beam_search", "dvts"]
 def beam_search(
     task: Task, generator: Generator, scorer: Scorer, problems: Sequence[Problem], config: SearchConfig, budget: Budget
 ) -> list[SearchResult]:
-    """Keep the N / beam_width best step prefixes per problem; each proposes beam_width next steps."""
-    keep = max(1, config.n // config.beam_width)
+    """Keep the N / beam_width best distinct step prefixes per problem; each proposes beam_width next steps."""
+    config.check_width("beam")
+    keep = config.n // config.beam_width
     return _grouped_search("beam", task, generator, scorer, problems, config, budget, groups=1, keep=keep)
 
 
@@ -36,8 +37,24 @@ def dvts(
     task: Task, generator: Generator, scorer: Scorer, problems: Sequence[Problem], config: SearchConfig, budget: Budget
 ) -> list[SearchResult]:
     """N / beam_width independent subtrees per problem, each greedily following the PRM."""
-    groups = max(1, config.n // config.beam_width)
+    config.check_width("dvts")
+    groups = config.n // config.beam_width
     return _grouped_search("dvts", task, generator, scorer, problems, config, budget, groups=groups, keep=1)
+
+
+def _best_distinct(kids: list[Partial], values: list[float], keep: int) -> list[Partial]:
+    """The ``keep`` best proposals, skipping exact duplicates of a step prefix already kept
+    (identical beams waste the budget; search-and-learn filters them the same way)."""
+    seen: set[tuple[str, ...]] = set()
+    kept: list[Partial] = []
+    for k in sorted(range(len(kids)), key=lambda k: -values[k]):
+        key = tuple(kids[k].steps)
+        if key not in seen:
+            seen.add(key)
+            kept.append(kids[k])
+        if len(kept) == keep:
+            break
+    return kept
 
 
 def _rank_value(partial: Partial, config: SearchConfig) -> float:
@@ -78,8 +95,7 @@ def _grouped_search(
             proposals.setdefault(owner, []).extend(kids)
         ranked = _lookahead_values(task, generator, scorer, problems, proposals, config, depth)
         for (i, g), kids in proposals.items():
-            order = sorted(range(len(kids)), key=lambda k: -ranked[(i, g)][k])[:keep]
-            survivors = [kids[k] for k in order]
+            survivors = _best_distinct(kids, ranked[(i, g)], keep)
             done[i].extend(s for s in survivors if s.finished)
             active[i][g] = [s for s in survivors if not s.finished]
     for i in range(len(problems)):  # out of steps: unfinished beams still count as candidates

@@ -70,5 +70,13 @@ class SearchConfig:
         if errors:
             raise ValueError("invalid SearchConfig: " + "; ".join(errors))
 
+    def check_width(self, method: str) -> None:
+        """Step-wise methods spend N = (n / beam_width) x beam_width: refuse an n that would silently differ."""
+        if self.n < self.beam_width or self.n % self.beam_width:
+            raise ValueError(
+                f"{method}: n = {self.n} must be a multiple of beam_width = {self.beam_width} (and at least it), "
+                "otherwise the compute spent is not N; set n to a multiple of beam_width"
+            )
+
     def to_dict(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in fields(self)}

@@ -3,9 +3,10 @@
 Reference: "Partial Reward Modeling" / early rejection (Sun et al. 2024, "Fast Best-of-N Decoding
 via Speculative Rejection"): a PRM's score of a partial solution already ranks candidates well, so
 generating all N to the end wastes tokens on candidates that will lose. Here every candidate gets
-``prefix_tokens`` tokens, the PRM scores the steps written so far (the last one possibly
-unfinished), the best ``keep_fraction`` continue to the end, and the result reports the policy
+``prefix_tokens`` tokens, the PRM scores the steps completed so far, the best ``keep_fraction`` continue to the end, and the result reports the policy
 tokens saved versus finishing all N (estimated with the survivors' mean continuation length).
+A step cut off by the token limit is not scored (a truncated "8+11=1" would look wrong); only the
+steps completed within the prefix rank the candidates.
 """
 
 from __future__ import annotations
@@ -33,6 +34,10 @@ def early_reject(
         task, generator, problems, n=config.n, max_new_tokens=config.prefix_tokens,
         temperature=config.temperature, seed=config.seed,
     )
+    for row, head_row in zip(partials, heads):  # a step cut off by the token limit is not scored
+        for part, head in zip(row, head_row):
+            if not part.finished and not head.text.endswith(task.step_separator) and part.steps:
+                part.steps = part.steps[:-1]
     score_partials(scorer, [(p, part) for p, row in zip(problems, partials) for part in row])
     keep = max(1, math.ceil(config.keep_fraction * config.n))
     survivors = []
@@ -58,8 +63,11 @@ def early_reject(
     score_partials(scorer, [(p, part) for p, row in zip(problems, finals) for part in row])
     budget.stop()
     mean_tail = sum(continuation_tokens) / len(continuation_tokens) if continuation_tokens else 0.0
-    rejected = (config.n - keep) * len(problems)
-    saved = rejected * mean_tail
+    kept_ids = {(i, id(part)) for i, row in enumerate(survivors) for part, _ in row}
+    rejected_open = sum(  # only rejected heads that had not finished would have cost more tokens
+        1 for i, row in enumerate(partials) for part in row if (i, id(part)) not in kept_ids and not part.finished
+    )
+    saved = rejected_open * mean_tail
     spent = budget.policy_tokens
     meta = {
         "kept": keep,

@@ -5,7 +5,7 @@ and Qi et al. 2024, "rStar" (UCT over steps with rollouts). One tree per problem
 selects one leaf per problem by PUCT, expands it with ``beam_width`` proposed steps (one generator
 call for all problems), values each child by the aggregated PRM score of its path (optionally mixed
 with the PRM score of a full rollout), and backs the values up to the root. The answer follows the
-most-visited child from the root (completing greedily if that path is unfinished).
+most-visited child from the root (completing it with one policy sample if that path is unfinished).
 
 Visit counts: a node gets N = 1 and W = value when it is created and evaluated, and every
 ancestor's N and W grow by the same amounts, so for every node ``N == self_visits + sum(children
@@ -67,13 +67,14 @@ class Node:
 def mcts(
     task: Task, generator: Generator, scorer: Scorer, problems: Sequence[Problem], config: SearchConfig, budget: Budget
 ) -> list[SearchResult]:
-    """``ceil(n / beam_width)`` expansions per problem of ``beam_width`` children each.
+    """``n / beam_width`` expansions per problem of ``beam_width`` children each.
 
     Selecting a finished leaf backs its value up again without generating (it counts as a visit,
     not as an expansion); at most ``4 x`` the expansion count of iterations are run.
     """
+    config.check_width("mcts")
     roots = [Node(Partial()) for _ in problems]
-    expansions = max(1, math.ceil(config.n / config.beam_width))
+    expansions = config.n // config.beam_width
     remaining = [expansions] * len(problems)
     for iteration in range(4 * expansions):  # terminal re-visits cost no generation but are capped
         leaves: list[tuple[int, Node]] = []
@@ -135,25 +136,31 @@ def _rollout_values(
     task: Task, generator: Generator, scorer: Scorer, problems: Sequence[Problem],
     nodes: list[tuple[int, Node]], config: SearchConfig, iteration: int,
 ) -> list[float]:
-    """Complete each new node once at the policy temperature and score the full rollout."""
-    prompts = [prefix_text(task, problems[i], node.partial.steps) for i, node in nodes]
+    """Complete each unfinished new node once at the policy temperature and score the full rollout
+    (a finished node is its own rollout: its path score is returned without generating)."""
+    open_nodes = [(i, node) for i, node in nodes if not node.partial.finished]
     rows = generator.complete(
-        prompts, n=1, stop=None, max_new_tokens=config.max_new_tokens,
-        temperature=config.temperature, seed=config.seed + 7919 * (iteration + 1),
+        [prefix_text(task, problems[i], node.partial.steps) for i, node in open_nodes], n=1, stop=None,
+        max_new_tokens=config.max_new_tokens, temperature=config.temperature, seed=config.seed + 7919 * (iteration + 1),
     )
     rollouts = [
         (problems[i], Partial(steps=node.partial.steps + task.split_steps(row[0].text)))
-        for (i, node), row in zip(nodes, rows)
+        for (i, node), row in zip(open_nodes, rows)
     ]
     score_partials(scorer, rollouts)
-    return [aggregate(p.scores, config.aggregation) for _, p in rollouts]
+    rolled = {id(node): aggregate(p.scores, config.aggregation) for (_, node), (_, p) in zip(open_nodes, rollouts)}
+    return [rolled.get(id(node), aggregate(node.partial.scores, config.aggregation)) for _, node in nodes]
 
 
 def _most_visited_paths(
     task: Task, generator: Generator, scorer: Scorer, problems: Sequence[Problem],
     roots: list[Node], config: SearchConfig,
 ) -> list[Partial]:
-    """Follow max-visit children; unfinished ends are completed greedily (one call) and scored."""
+    """Follow max-visit children; unfinished ends are completed by one policy sample (one call) and scored.
+
+    The completion uses the policy temperature, not greedy decoding, so a small tree's answer is
+    not simply the greedy answer in disguise.
+    """
     ends = []
     for root in roots:
         node = root
@@ -164,7 +171,7 @@ def _most_visited_paths(
     if open_ends:
         rows = generator.complete(
             [prefix_text(task, problems[i], ends[i].steps) for i in open_ends], n=1, stop=None,
-            max_new_tokens=config.max_new_tokens, temperature=0.0, seed=config.seed,
+            max_new_tokens=config.max_new_tokens, temperature=config.temperature, seed=config.seed,
         )
         completed = []
         for i, row in zip(open_ends, rows):

@@ -30,3 +30,14 @@ def test_tiny_demo_writes_report_metrics_and_plots(tmp_path):
     assert "Best-of-N" in report and "first-error" in report
     assert (tmp_path / "bon.png").stat().st_size > 1000 and (tmp_path / "labels.png").stat().st_size > 1000
     assert (tmp_path / "prm" / "config.json").exists() and (tmp_path / "implicit" / "prmkit.json").exists()
+    # Resuming into the same folder with other labelling settings is refused, not silently mixed.
+    with pytest.raises(ValueError):
+        run_demo(DemoConfig(out=str(tmp_path), label_problems=6, samples=2, rollouts=3, test_problems=4, bon_n=4,
+                            prm_epochs=1, implicit_epochs=0.5, progress=False))
+
+
+def test_demo_config_lists_every_error():
+    from prmkit.demo import DemoConfig
+
+    with pytest.raises(ValueError, match="test_problems must be >= 1.*prm_label_mode"):
+        DemoConfig(test_problems=0, prm_label_mode="fuzzy")

@@ -61,6 +61,19 @@ class DemoConfig:
     seed: int = field(default=0, metadata=_help("Seed of problems, sampling and training."))
     progress: bool = field(default=True, metadata=_help("Show progress bars."))
 
+    def __post_init__(self) -> None:
+        errors = [f"{name} must be >= 1 (got {getattr(self, name)})"
+                  for name in ("label_problems", "samples", "rollouts", "test_problems", "bon_n", "threads")
+                  if getattr(self, name) < 1]
+        errors += [f"{name} must be > 0 (got {getattr(self, name)})"
+                   for name in ("prm_epochs", "implicit_epochs", "prm_learning_rate") if getattr(self, name) <= 0]
+        if self.prm_label_mode not in ("hard", "soft"):
+            errors.append(f"prm_label_mode must be 'hard' or 'soft' (got {self.prm_label_mode!r})")
+        if self.temperature <= 0 or self.rollout_temperature <= 0:
+            errors.append("temperature and rollout_temperature must be > 0 (the demo samples)")
+        if errors:
+            raise ValueError("invalid DemoConfig: " + "; ".join(errors))
+
 
 def run_demo(config: DemoConfig) -> dict[str, Any]:
     """Run the demo; return the metrics written to ``metrics.json``."""
@@ -89,7 +102,7 @@ def run_demo(config: DemoConfig) -> dict[str, Any]:
     test_problems = task.problems("test")[: config.test_problems]
 
     stage("labels", "2/6 automatic process labels (MC, OmegaPRM)")
-    labels = _label(config, task, generator, train_problems, out / "labels")
+    labels = _label(config, task, generator, train_problems, out / "labels", policy)
 
     stage("prm", "3/6 train a PRM on the MC labels")
     prm_path = _train_prm(config, policy, labels["mc_file"], out / "prm")
@@ -144,12 +157,27 @@ def _policy(config: DemoConfig, out: Path) -> str:
     return config.policy
 
 
-def _label(config: DemoConfig, task: Any, generator: Any, problems: Sequence[Problem], out: Path) -> dict[str, Any]:
+def _weights_digest(policy: str) -> str:
+    """Short sha256 of the policy's weight files (identifies the policy across paths)."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for path in sorted(Path(policy).glob("*.safetensors")) + sorted(Path(policy).glob("*.bin")):
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def _label(
+    config: DemoConfig, task: Any, generator: Any, problems: Sequence[Problem], out: Path, policy: str
+) -> dict[str, Any]:
     """Sample solutions once, label the same solutions with MC and with OmegaPRM (resumable shards)."""
     from prmkit.annotate import AnnotationUnit, MCAnnotator, OmegaPRMAnnotator, SolutionSampler, agreement, run_sharded
     from prmkit.io._jsonl import read_jsonl, write_jsonl
 
     sampler = SolutionSampler(generator, task, samples=config.samples, temperature=config.temperature, seed=config.seed)
+    # what determines the labels besides the annotator settings: resuming with another policy is refused
+    job = {"policy": str(Path(policy).resolve()), "policy_weights": _weights_digest(policy), "task": "arith",
+           "difficulty": "demo", "seed": config.seed, "split": "train", "problems": len(problems)}
     units = [AnnotationUnit(p) for p in problems]
     common = {"n": config.rollouts, "temperature": config.rollout_temperature, "seed": config.seed, "max_new_tokens": 160}
     annotators = {
@@ -159,7 +187,7 @@ def _label(config: DemoConfig, task: Any, generator: Any, problems: Sequence[Pro
     stats: dict[str, dict[str, float]] = {}
     result: dict[str, Any] = {}
     for name, annotator in annotators.items():
-        run = run_sharded(annotator, units, out / name, sampler=sampler, progress=config.progress, job={"demo": True})
+        run = run_sharded(annotator, units, out / name, sampler=sampler, progress=config.progress, job=job)
         records = [LabelledSolution.from_dict(r) for shard in run.shards for _, r in read_jsonl(shard)]
         # Math-Shepherd hard semantics for both: a step is labelled correct when any rollout from it
         # reached the answer (label > 0), so soft MC fractions and hard labels are compared alike.

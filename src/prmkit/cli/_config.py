@@ -66,7 +66,7 @@ def _parameters(config_class: type) -> list[inspect.Parameter]:
         if typing.get_origin(annotation) in (typing.Union, types.UnionType):
             annotation = next(a for a in typing.get_args(annotation) if a is not type(None))
         required = f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
-        shown = "required unless in --config" if required else repr(f.default)
+        shown = "required unless in --config" if required else str(f.default)
         parameters.append(inspect.Parameter(
             f.name, inspect.Parameter.KEYWORD_ONLY, annotation=typing.Optional[annotation],  # noqa: UP045
             default=typer.Option(None, help=f.metadata.get("help", ""), show_default=shown),

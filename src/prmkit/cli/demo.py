@@ -20,9 +20,13 @@ HELP = ("Run the whole PRM life cycle on the arith task on this CPU: sample, lab
 
 
 def _run(config: DemoConfig) -> None:
+    from prmkit.cli._common import fail
     from prmkit.demo import run_demo
 
-    run_demo(config)
+    try:
+        run_demo(config)
+    except ValueError as err:  # e.g. resuming an --out folder that holds another run's labels
+        fail(f"{err}\n(use another --out, or delete that folder to start over)")
 
 
 run = config_command(DemoConfig, _run, name=NAME, help=HELP)

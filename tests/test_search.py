@@ -215,3 +215,22 @@ def test_summary_table_shows_every_row_with_fixed_precision():
     lines = [line.split("│")[1:-1] for line in text.splitlines() if "beam" in line or "best_of_n" in line]
     cells = [[cell.strip() for cell in line] for line in lines]
     assert cells == [["beam", "4", "62.5", "310", "1.50", "0.012"], ["best_of_n", "16", "33.3", "1202", "2.00", "0.500"]]
+
+
+def test_cli_search_runs_the_shipped_policy_with_the_oracle(tmp_path):
+    pytest.importorskip("torch")
+    import json
+
+    from typer.testing import CliRunner
+
+    from prmkit.cli import app
+
+    out = tmp_path / "results.jsonl"
+    result = CliRunner().invoke(app, ["search", "--problems", "2", "--n", "4", "--method", "best_of_n",
+                                      "--method", "beam", "--option", "beam_width=2", "--out", str(out), "--plot"])
+    assert result.exit_code == 0, result.output
+    records = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [(r["method"], r["meta"]["n"]) for r in records] == [("best_of_n", 4)] * 2 + [("beam", 4)] * 2
+    assert out.with_suffix(".png").stat().st_size > 1000
+    bad = CliRunner().invoke(app, ["search", "--prm", str(tmp_path / "missing"), "--out", str(out)])
+    assert bad.exit_code == 1 and "no PRM directory" in bad.output

@@ -43,6 +43,8 @@ def run(
     Example:
         prmkit search --task arith --policy demo --prm runs/prm --method best_of_n --method beam --n 4 --n 16 --plot
     """
+    import dataclasses
+
     from prmkit.generation import load_generator
     from prmkit.io._jsonl import atomic_writer
     from prmkit.search import SEARCH_METHODS, SearchConfig, run_search
@@ -52,11 +54,27 @@ def run(
     unknown = [m for m in method if m not in SEARCH_METHODS.names()]
     if unknown:
         fail(f"unknown method(s) {unknown}; choose from {', '.join(SEARCH_METHODS.names())}")
+    if problems < 1:
+        fail(f"--problems must be >= 1 (got {problems})")
     base = parse_options(option)
+    types = {f.name: f.type for f in dataclasses.fields(SearchConfig)}
+    for key, value in base.items():
+        expected = {"int": int, "float": (int, float), "str": str}.get(str(types.get(key)))
+        if key not in types:
+            fail(f"--option {key}: not a SearchConfig field; valid: {', '.join(sorted(types))}")
+        if expected is not None and (not isinstance(value, expected) or isinstance(value, bool)):
+            fail(f"--option {key}={value!r}: expected {types[key]}")
     try:
         configs = {size: SearchConfig(**{**base, "n": size}) for size in n}
-    except (TypeError, ValueError) as err:
-        fail(f"bad --option: {err}")
+        for name in method:
+            if name in ("beam", "dvts", "mcts"):
+                for config in configs.values():
+                    config.check_width(name)
+    except ValueError as err:
+        fail(f"bad search settings: {err}")
+    looks_like_path = "/" in prm or prm.startswith(".") or Path(prm).exists()
+    if looks_like_path and not Path(prm).is_dir():
+        fail(f"no PRM directory at {prm!r}; train one (e.g. `prmkit demo`) or pass a registered scorer name")
     try:
         the_task = load_task(task, **parse_options(task_option))
         chosen = the_task.problems(split)[:problems]

@@ -19,7 +19,6 @@ exact truth that only the arith world provides:
 
 from __future__ import annotations
 
-import platform
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -90,6 +89,7 @@ def run_demo(config: DemoConfig) -> dict[str, Any]:
         timings[name] = time.perf_counter() - started
         console.rule(f"[bold]{message}[/bold]  ({timings[name]:.0f} s)")
 
+    from prmkit._provenance import provenance
     from prmkit.evaluate._report import json_safe, write_result
     from prmkit.generation import load_generator
     from prmkit.tasks.arith import ArithTask
@@ -133,7 +133,7 @@ def run_demo(config: DemoConfig) -> dict[str, Any]:
     gap = metrics["bon.oracle_weighted"] - metrics["bon.majority"]
     metrics["bon.gap_closed"] = round(100.0 * (metrics["bon.prm_weighted"] - metrics["bon.majority"]) / gap, 1) if gap > 0 else None
     details = {"config": asdict(config), "timings": timings, "evaluation": evaluation, "labels": labels["agreement"],
-               "versions": {"python": platform.python_version(), "torch": torch.__version__}}
+               "versions": {**provenance(), "torch": torch.__version__}}
     metrics = json_safe(metrics)  # NaN (e.g. an F1 with no erroneous solutions to judge) -> null
     write_result(out / "metrics.json", metrics)
     write_result(out / "details.json", details)

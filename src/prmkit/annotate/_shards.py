@@ -67,18 +67,9 @@ class ShardStore:
     @staticmethod
     def _written_by() -> dict[str, Any]:
         """Versions and git commit of the code that wrote the folder (informative; not checked)."""
-        import platform
-        import subprocess
+        from prmkit._provenance import provenance
 
-        from prmkit import __version__
-
-        try:
-            commit = subprocess.run(
-                ["git", "rev-parse", "HEAD"], cwd=Path(__file__).parent, capture_output=True, text=True, timeout=5, check=False
-            ).stdout.strip() or None
-        except (OSError, subprocess.SubprocessError):
-            commit = None
-        return {"prmkit": __version__, "git": commit, "python": platform.python_version()}
+        return provenance()
 
     def _check_or_write_manifest(self, manifest: dict[str, Any]) -> None:
         path = self.out_dir / "run.json"

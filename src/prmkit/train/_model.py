@@ -14,9 +14,10 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import subprocess
 from pathlib import Path
 from typing import Any
+
+from prmkit._provenance import git_hash
 
 __all__ = ["add_lora", "finish_run", "history_writer", "load_from_base", "merge_lora", "write_json", "write_run_files"]
 
@@ -80,16 +81,6 @@ def write_json(path: str | os.PathLike[str], data: Any) -> None:
     Path(path).write_text(json.dumps(data, indent=2, default=str) + "\n", encoding="utf-8")
 
 
-def _git_hash() -> str | None:
-    try:
-        out = subprocess.run(
-            ["git", "rev-parse", "HEAD"], check=False, cwd=Path(__file__).parent, capture_output=True, text=True, timeout=5
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return out.stdout.strip() or None
-
-
 def write_run_files(output_dir: Path, config: Any, result: dict[str, Any], extra: dict[str, Any]) -> None:
     """Write ``train_config.json`` (config + versions + git hash) and ``eval_history.json``."""
     import torch
@@ -103,7 +94,7 @@ def write_run_files(output_dir: Path, config: Any, result: dict[str, Any], extra
             "config": dataclasses.asdict(config),
             "versions": {"prmkit": prmkit.__version__, "torch": torch.__version__,
                          "transformers": transformers.__version__},
-            "git": _git_hash(),
+            "git": git_hash(),
             **extra,
         },
     )

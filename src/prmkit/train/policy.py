@@ -19,13 +19,13 @@ from __future__ import annotations
 import json
 import math
 import random
-import subprocess
 import time
 from collections import Counter
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from prmkit._provenance import git_hash
 from prmkit.tasks.arith import DIFFICULTIES, ArithTask
 
 __all__ = ["PolicyConfig", "encode_example", "measure_policy", "train_policy"]
@@ -98,16 +98,6 @@ def encode_example(tokenizer: Any, prompt: str, solution: str) -> tuple[list[int
     prompt_ids = tokenizer(prompt)["input_ids"]
     solution_ids = tokenizer(solution, add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
     return prompt_ids + solution_ids, [-100] * len(prompt_ids) + solution_ids
-
-
-def _git_hash() -> str | None:
-    try:
-        out = subprocess.run(
-            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True, cwd=Path(__file__).parent
-        )
-        return out.stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return None
 
 
 def _collate(examples: list[tuple[list[int], list[int]]], pad_id: int) -> dict[str, Any]:
@@ -240,7 +230,7 @@ def train_policy(config: PolicyConfig) -> Path:
         record = {
             "config": asdict(config), "steps": step, "first_loss": first_loss, "final_loss": loss_value, "evaluations": evaluations,
             "train_seconds": round(time.time() - started, 1), "num_parameters": sum(p.numel() for p in model.parameters()),
-            "versions": {"torch": torch.__version__, "transformers": transformers.__version__}, "git": _git_hash(),
+            "versions": {"torch": torch.__version__, "transformers": transformers.__version__}, "git": git_hash(),
         }
         (output / "train_config.json").write_text(json.dumps(record, indent=2) + "\n")
     return output

@@ -18,15 +18,18 @@ axis), plus two speed figures measured side by side: searching 32 prompts at onc
     python benchmarks/search_compute.py                         # after `prmkit demo`
     python benchmarks/search_compute.py --prm runs/prm --problems 100 --budgets 4 8 16 32
 
-Measured (2-core shared CPU, one thread, 48 problems, budgets 4-32, 4.7 min): with the exact
-oracle PRM, beam and DVTS beat oracle best-of-N at small budgets (79.2 % vs 72.9 % at ~141-146
-tokens/problem; 100 % at ~565 tokens vs 93.8 %) and every oracle-guided method beats majority vote
-(45.8-62.5 %). With the PRM the demo trains on MC labels (ProcessBench-style F1 ~38) PRM guidance
-does NOT beat majority vote (beam 37.5-45.8 %, best-of-N falls from 60.4 % to 35.4 % as N grows);
-only MCTS at tiny budgets (58-60 % at 58-81 tokens) is ahead. Speed: 32 prompts at once vs one at a
-time 1.6x prompts/s (the tiny policy's forward is compute-bound on one CPU thread already at the
-per-problem batch of 8 beams; the >= 4x batching figure needs a GPU); the prefix cache ran 3.7x fewer
-PRM tokens (13,858 vs 50,938) but saved only 1.09x wall time here, where generation dominates.
+Measured (2-core shared CPU, one thread, 48 problems, budgets 4-32, 2.9 min). With the exact oracle
+PRM, beam and DVTS beat oracle best-of-N at the smallest budget (79.2 % vs 72.9 % at ~141-146
+tokens/problem; DVTS also at N=8: 87.5 % vs 83.3 %) and every oracle-guided method beats majority
+vote (45.8-62.5 %); at large budgets oracle best-of-N wins (97.9 % at 1,164 tokens) because beam
+search drops duplicate beams and arith's correct steps are identical strings, so its beams collapse
+onto few paths (83.3 % at 661 tokens). Oracle MCTS is weaker (54-65 % at 58-247 tokens). With the PRM
+the demo trains on MC labels (ProcessBench-style F1 ~38) PRM guidance does NOT beat majority vote:
+beam 45.8-54.2 %, DVTS 43.8-56.2 %, weighted vote 45.8-62.5 %, and best-of-N falls from 60.4 % to
+35.4 % as N grows. Speed: 32 prompts at once vs one at a time 1.7x prompts/s (the tiny policy's
+forward is compute-bound on one CPU thread already at the per-problem batch of 8 beams; the >= 4x
+batching figure needs a GPU); the prefix cache ran 3.2x fewer PRM tokens (11,813 vs 38,361) and
+beam search took 1.36x less wall time with it.
 """
 
 from __future__ import annotations

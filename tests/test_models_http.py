@@ -140,3 +140,15 @@ def test_bad_settings_are_refused():
         HTTPScorer("http://x", protocol="vllm")
     with pytest.raises(ValueError, match="batch_size must be > 0"):
         HTTPScorer("http://x", batch_size=0)
+
+
+def test_load_scorer_passes_the_family_to_the_http_backend():
+    from prmkit.models import load_scorer
+
+    seen: list = []
+    with LiveServer(_fake_vllm_pooling(seen)) as live:
+        client = load_scorer("token-cls", backend="http", url=live.url, protocol="vllm", tokenizer=CharTokenizer(),
+                             model="prm")
+        got = client.score(ITEMS)
+    assert client.spec.name == "token-cls"
+    assert_nested_close(got, _expected(ITEMS, lambda row: _softmax(row, 1)))

@@ -252,6 +252,7 @@ def load_family_scorer(
     if backend == "http":
         from prmkit.models.backends.http import HTTPScorer
 
+        options.setdefault("family", spec)  # protocol="vllm" encodes prompts with this family locally
         return HTTPScorer(**options)
     raise ValueError(
         f"Unknown backend {backend!r} for {family!r}; choose one of {', '.join(BACKENDS)}"

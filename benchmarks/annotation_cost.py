@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import time
-from importlib.resources import files
 from pathlib import Path
 
 from rich.console import Console
@@ -36,7 +35,7 @@ from prmkit.annotate import (
     agreement,
 )
 from prmkit.generation import load_generator
-from prmkit.tasks.arith import ArithTask
+from prmkit.tasks.arith import ArithTask, resolve_policy
 
 
 def _arguments() -> argparse.Namespace:
@@ -66,7 +65,7 @@ def main() -> None:
 
         torch.set_num_threads(args.threads)
     console = Console(width=132)  # the table must not fold when piped to a file
-    policy = str(files("prmkit") / "assets" / "arith_policy") if args.policy == "demo" else args.policy
+    policy = resolve_policy(args.policy)
     if not Path(policy).is_dir():
         raise SystemExit(f"no policy checkpoint at {policy}; train one with `prmkit train policy` and pass --policy DIR")
     task = ArithTask(difficulty=args.difficulty, num_test=max(args.problems, 1), num_train=max(args.problems, 1))

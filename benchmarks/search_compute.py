@@ -37,7 +37,6 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from importlib.resources import files
 from pathlib import Path
 
 from rich.console import Console
@@ -47,7 +46,7 @@ from prmkit.generation import load_generator
 from prmkit.models import load_scorer
 from prmkit.search import SearchConfig, run_search
 from prmkit.search.report import plot_budget_curves, summarize, summary_table
-from prmkit.tasks.arith import ArithTask
+from prmkit.tasks.arith import ArithTask, resolve_policy
 
 VARIANTS = {  # name -> (method, selection)
     "majority": ("best_of_n", "majority"),
@@ -74,7 +73,7 @@ def _arguments() -> argparse.Namespace:
 def main() -> None:
     args = _arguments()
     console = Console(width=140)
-    policy = str(files("prmkit") / "assets" / "arith_policy") if args.policy == "demo" else args.policy
+    policy = resolve_policy(args.policy)
     if not Path(args.prm).is_dir():
         raise SystemExit(f"no PRM at {args.prm!r}: run `prmkit demo` first or pass --prm DIR")
     task = ArithTask(difficulty="demo", num_test=args.problems, seed=0)

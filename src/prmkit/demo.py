@@ -22,7 +22,6 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
@@ -152,9 +151,9 @@ def _policy(config: DemoConfig, out: Path) -> str:
 
         return str(train_policy(PolicyConfig(output_dir=str(out / "policy"), seed=config.seed, num_threads=config.threads,
                                              progress=config.progress)))
-    if config.policy == "demo":
-        return str(files("prmkit") / "assets" / "arith_policy")
-    return config.policy
+    from prmkit.tasks.arith import resolve_policy
+
+    return resolve_policy(config.policy)
 
 
 def _weights_digest(policy: str) -> str:

@@ -7,7 +7,7 @@ from typing import Any
 import typer
 from rich.console import Console
 
-__all__ = ["console", "fail", "load_cli_scorer", "parse_options"]
+__all__ = ["console", "fail", "load_cli_scorer", "parse_options", "resolve_cli_policy"]
 
 console = Console(stderr=True)
 
@@ -16,6 +16,17 @@ def fail(message: str) -> None:
     """Print an error a person can act on and exit 1."""
     console.print(f"[red]error:[/red] {message}")
     raise typer.Exit(code=1)
+
+
+def resolve_cli_policy(policy: str) -> str:
+    """:func:`prmkit.tasks.arith.resolve_policy` ("demo" = the shipped policy), with a message instead of a traceback."""
+    from prmkit.tasks.arith import resolve_policy
+
+    try:
+        return resolve_policy(policy)
+    except FileNotFoundError as err:
+        fail(str(err))
+        raise  # unreachable: fail() exits
 
 
 def parse_options(pairs: list[str] | None) -> dict[str, object]:

@@ -16,7 +16,7 @@ from typing import Annotated, Any
 
 import typer
 
-from prmkit.cli._common import console, fail, parse_options
+from prmkit.cli._common import console, fail, parse_options, resolve_cli_policy
 
 __all__ = ["app"]
 
@@ -138,17 +138,6 @@ def _read_units(path: Path) -> list[Any]:
     return units_from_records(records)
 
 
-def _policy_path(policy: str) -> str:
-    if policy == "demo":
-        from importlib.resources import files
-
-        path = files("prmkit") / "assets" / "arith_policy"
-        if not path.is_dir():
-            fail(f"the shipped arith policy is missing ({path}); train one with `prmkit train policy` and pass --policy DIR")
-        return str(path)
-    return policy
-
-
 @dataclass
 class _Job:
     """The flags both commands share (everything but the annotator's own settings)."""
@@ -187,7 +176,7 @@ def _run(name: str, config: Any, job: _Job) -> None:
         else:
             units = [AnnotationUnit(p) for p in task.problems(job.split)[: job.problems]]
         try:
-            generator = load_generator(job.generator, model=_policy_path(job.policy), **parse_options(job.generator_option))
+            generator = load_generator(job.generator, model=resolve_cli_policy(job.policy), **parse_options(job.generator_option))
         except TypeError as err:
             fail(f"generator {job.generator!r} does not take the options {sorted(parse_options(job.generator_option))}: {err}")
         annotator = ANNOTATORS.get(name)(generator, task, config)

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from prmkit.cli._common import console, fail, load_cli_scorer, parse_options
+from prmkit.cli._common import console, fail, load_cli_scorer, parse_options, resolve_cli_policy
 
 __all__ = ["NAME", "HELP", "run"]
 
@@ -81,7 +81,7 @@ def run(
     except (KeyError, TypeError, ValueError) as err:
         fail(f"task {task!r} (split {split!r}): {err}")
     try:
-        generator = load_generator("transformers", model=_policy_path(policy))
+        generator = load_generator("transformers", model=resolve_cli_policy(policy))
     except (OSError, ValueError) as err:
         fail(f"could not load the policy {policy!r}: {err}")
     scorer = load_cli_scorer(prm_family, prm, None, None) if Path(prm).is_dir() else load_cli_scorer(prm, None, None, None)
@@ -101,17 +101,3 @@ def run(
     console.print(f"results: {out}")
     if plot:
         console.print(f"plot: {plot_budget_curves(rows, out.with_suffix('.png'))}")
-
-
-def _policy_path(policy: str) -> str:
-    if policy == "demo":
-        from importlib.resources import files
-
-        shipped = files("prmkit") / "assets" / "arith_policy"
-        if not shipped.is_dir():
-            fail(
-                f"no demo policy is shipped at {shipped}; train one with "
-                "`prmkit train policy --output-dir runs/arith_policy` and pass --policy runs/arith_policy"
-            )
-        return str(shipped)
-    return policy

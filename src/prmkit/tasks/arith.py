@@ -43,6 +43,7 @@ __all__ = [
     "StepError",
     "diagnose",
     "make_problem",
+    "resolve_policy",
 ]
 
 # Error kinds reported by :func:`diagnose` (one per way a step can be the first wrong one).
@@ -424,3 +425,22 @@ class ArithTask:
     def diagnose(self, problem: Problem, steps: list[str]) -> StepError | None:
         """Like :meth:`first_error` but says which kind of error it is and why."""
         return diagnose(self.parse_question(problem.question), list(steps))
+
+
+def resolve_policy(policy: str) -> str:
+    """The checkpoint dir for ``policy``: ``"demo"`` names the tiny arith policy shipped with prmkit.
+
+    Raises:
+        FileNotFoundError: ``"demo"`` was asked for but the shipped checkpoint is missing.
+    """
+    if policy != "demo":
+        return policy
+    from importlib.resources import files
+
+    shipped = files("prmkit") / "assets" / "arith_policy"
+    if not shipped.is_dir():
+        raise FileNotFoundError(
+            f"no demo policy is shipped at {shipped}; train one with "
+            "`prmkit train policy --output-dir runs/arith_policy` and pass --policy runs/arith_policy"
+        )
+    return str(shipped)

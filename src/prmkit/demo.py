@@ -177,7 +177,10 @@ def _label(
     # what determines the labels besides the annotator settings: resuming with another policy is refused
     job = {"policy": str(Path(policy).resolve()), "policy_weights": _weights_digest(policy), "task": "arith",
            "difficulty": "demo", "seed": config.seed, "split": "train", "problems": len(problems)}
-    units = [AnnotationUnit(p) for p in problems]
+    job.update(sampler.config_dict())
+    # sample once: MC and OmegaPRM label the very same solutions (deterministic per seed, so a resumed
+    # run labels what an uninterrupted one would)
+    units = [AnnotationUnit(p, sols) for p, sols in zip(problems, sampler(problems))]
     common = {"n": config.rollouts, "temperature": config.rollout_temperature, "seed": config.seed, "max_new_tokens": 160}
     annotators = {
         "mc": MCAnnotator(generator, task, labels=config.prm_label_mode, **common),
@@ -186,7 +189,7 @@ def _label(
     stats: dict[str, dict[str, float]] = {}
     result: dict[str, Any] = {}
     for name, annotator in annotators.items():
-        run = run_sharded(annotator, units, out / name, sampler=sampler, progress=config.progress, job=job)
+        run = run_sharded(annotator, units, out / name, progress=config.progress, job=job)
         records = [LabelledSolution.from_dict(r) for shard in run.shards for _, r in read_jsonl(shard)]
         # Math-Shepherd hard semantics for both: a step is labelled correct when any rollout from it
         # reached the answer (label > 0), so soft MC fractions and hard labels are compared alike.

@@ -110,3 +110,12 @@ def test_units_from_records_groups_by_problem_and_rejects_id_clashes():
 def test_unknown_generator_option_is_an_error_not_a_traceback(fakes, tmp_path):
     result = CliRunner().invoke(app, ["annotate", "mc", *BASE, "--generator-option", "q=1", "--out", str(tmp_path)])
     assert result.exit_code == 1 and "does not take the options ['q']" in " ".join(result.output.split())
+
+
+def test_missing_local_policy_dir_is_named(fakes, tmp_path):
+    missing = str(tmp_path / "no-such-policy")
+    args = ["annotate", "mc", "--task", "chain-fake", "--generator", "chain-fake", "--policy", missing, "--split", "test"]
+    result = CliRunner().invoke(app, [*args, "--out", str(tmp_path / "out")])
+    assert result.exit_code == 1
+    assert f"policy checkpoint directory {missing} does not exist" in " ".join(result.output.split())
+    assert not CALLS  # failed before any generator was built

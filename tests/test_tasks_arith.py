@@ -1,6 +1,7 @@
 """The arith task: generation, splits, parsing and the exact step checker (every error kind)."""
 
 import random
+from pathlib import Path
 
 import pytest
 
@@ -164,3 +165,13 @@ def test_oracle_agrees_with_task_first_error_on_random_corruptions():
         steps[k] = f"{head}{'=' if '=' in steps[k] else ' '}{int(number) + rng.randint(1, 9)}"
         assert task.first_error(p, steps) == k
         assert oracle.score([(p.question, steps)]) == [[1.0] * k + [0.0] * (len(steps) - k)]
+
+
+def test_resolve_policy_names_shipped_local_and_hub_policies(tmp_path):
+    from prmkit.tasks.arith import resolve_policy
+
+    assert (Path(resolve_policy("demo")) / "config.json").is_file()
+    assert resolve_policy("org/some-model") == "org/some-model"  # a hub id (or relative dir) passes through
+    assert resolve_policy(str(tmp_path)) == str(tmp_path)
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        resolve_policy(str(tmp_path / "missing"))

@@ -31,6 +31,7 @@ import hashlib
 import random
 import re
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 from prmkit.types import Problem
 
@@ -430,11 +431,19 @@ class ArithTask:
 def resolve_policy(policy: str) -> str:
     """The checkpoint dir for ``policy``: ``"demo"`` names the tiny arith policy shipped with prmkit.
 
+    Anything else is returned unchanged (a local directory or a hub id), except a path that can only
+    be local (absolute, ``./``, ``../`` or ``~``) and does not exist: that is named here, instead of
+    surfacing as transformers' "Repo id must use alphanumeric chars" error.
+
     Raises:
-        FileNotFoundError: ``"demo"`` was asked for but the shipped checkpoint is missing.
+        FileNotFoundError: ``"demo"`` was asked for but the shipped checkpoint is missing, or a
+            local-only path is not a directory.
     """
     if policy != "demo":
-        return policy
+        local_only = policy.startswith(("/", "./", "../", "~"))
+        if local_only and not Path(policy).expanduser().is_dir():
+            raise FileNotFoundError(f"policy checkpoint directory {policy} does not exist")
+        return str(Path(policy).expanduser()) if local_only else policy
     from importlib.resources import files
 
     shipped = files("prmkit") / "assets" / "arith_policy"

@@ -24,6 +24,9 @@ def test_tiny_demo_writes_report_metrics_and_plots(tmp_path):
     assert written == metrics
     assert all(key in written for key in REQUIRED_KEYS), [k for k in REQUIRED_KEYS if k not in written]
     assert written["oracle.processbench_f1"] == 100.0  # the exact oracle is exact on the policy's own solutions
+    for name in ("prm", "oracle", "implicit"):  # also F1 at a threshold picked on the MC-labelled validation split
+        assert written[f"{name}.processbench_f1_val_threshold"] is None or 0 <= written[f"{name}.processbench_f1_val_threshold"] <= 100
+        assert isinstance(written[f"{name}.val_threshold"], float)
     assert written["bon.n"] == 4 and written["labels.mc.rollouts"] > written["labels.omegaprm.rollouts"] > 0
     assert all(0 <= written[k] <= 100 for k in ("bon.majority", "bon.prm_weighted", "bon.oracle_weighted"))
     report = (tmp_path / "report.md").read_text()
@@ -41,3 +44,26 @@ def test_demo_config_lists_every_error():
 
     with pytest.raises(ValueError, match="test_problems must be >= 1.*prm_label_mode"):
         DemoConfig(test_problems=0, prm_label_mode="fuzzy")
+
+
+def test_validation_threshold_is_picked_on_mc_labels_with_hard_semantics():
+    from prmkit.demo import _validation_threshold
+    from prmkit.types import LabelledSolution, Problem, Solution, StepLabels
+
+    class Fixed:
+        def __init__(self, rows):
+            self.rows = rows
+
+        def score(self, items):
+            assert len(items) == len(self.rows)
+            return self.rows
+
+    def record(labels):
+        return LabelledSolution(Problem("p", "Q", "1"), Solution("p", ["a"] * len(labels)), StepLabels(labels))
+
+    # MC fractions: 0.125 > 0 is a *correct* step under Math-Shepherd hard semantics; 0.0 is the first error
+    records = [record([0.5, 0.125, 0.0]), record([1.0, 0.75]), record([0.0, 0.0])]
+    # errors score 0.2 / 0.1 at their first wrong step, right steps >= 0.3: only thresholds in (0.2, 0.3] get all right
+    threshold = _validation_threshold(Fixed([[0.9, 0.3, 0.2], [0.8, 0.35], [0.1, 0.05]]), records)
+    assert 0.2 < threshold <= 0.3
+    assert _validation_threshold(Fixed([]), []) == 0.5  # nothing to tune on

@@ -114,13 +114,15 @@ def run_demo(config: DemoConfig) -> dict[str, Any]:
     scorers = {"prm": ("token-cls", {"path": str(prm_path)}), "oracle": ("arith-oracle", {})}
     if config.implicit:
         scorers["implicit"] = ("implicit", {"path": str(implicit_path)})
-    evaluation = _evaluate(config, task, generator, test_problems, scorers, out)
+    evaluation = _evaluate(config, task, generator, test_problems, scorers, _validation_split(config, labels["mc_file"]), out)
 
     stage("report", "6/6 report")
     metrics = {
         "policy_pass_at_1": evaluation["pass_at_1"],
         **{f"labels.{name}.{key}": value for name, stats in labels["agreement"].items() for key, value in stats.items()},
         **{f"{name}.processbench_f1": evaluation["f1"][name]["f1"] for name in scorers},
+        **{f"{name}.processbench_f1_val_threshold": evaluation["f1_val_threshold"][name]["f1"] for name in scorers},
+        **{f"{name}.val_threshold": evaluation["f1_val_threshold"][name]["threshold"] for name in scorers},
         "bon.n": evaluation["bon"]["n"],
         "bon.majority": evaluation["bon"]["majority"],
         "bon.prm_best": evaluation["bon"]["prm_best"],
@@ -227,11 +229,44 @@ def _train_implicit(config: DemoConfig, policy: str, train_file: Path, out: Path
     )))
 
 
+def _validation_split(config: DemoConfig, mc_file: Path) -> list[LabelledSolution]:
+    """The MC-labelled solutions the PRM trainers held out (same split: ``val_fraction`` 0.1, the demo's seed)."""
+    from prmkit.train._data import load_labelled, split_by_problem
+
+    return split_by_problem(load_labelled(mc_file), 0.1, config.seed)[1]
+
+
+def _validation_threshold(scorer: Any, records: Sequence[LabelledSolution]) -> float:
+    """The F1-maximising threshold on MC-labelled validation solutions (0.5 when it is undefined there).
+
+    ProcessBench tunes a scalar PRM's threshold on held-out labelled data (its GSM8K subset); here
+    the only labels available before testing are the MC labels of the trainers' validation split,
+    read with Math-Shepherd hard semantics (first step no rollout recovered from = first error).
+    """
+    import math
+
+    from prmkit.evaluate.processbench import best_threshold
+    from prmkit.types import first_error_from_labels
+
+    known = [r for r in records if r.labels is not None]
+    gold = [first_error_from_labels(list(r.labels.labels), threshold=1e-9) for r in known]
+    kept = [(g, r) for g, r in zip(gold, known) if g is not None]
+    if not kept:
+        return 0.5
+    scores = scorer.score([(r.problem.question, r.solution.steps) for _, r in kept])
+    threshold, _ = best_threshold([g for g, _ in kept], scores)
+    return 0.5 if math.isnan(threshold) else threshold
+
+
 def _evaluate(
     config: DemoConfig, task: Any, generator: Any, problems: Sequence[Problem],
-    scorers: dict[str, tuple[str, dict[str, Any]]], out: Path,
+    scorers: dict[str, tuple[str, dict[str, Any]]], validation: Sequence[LabelledSolution], out: Path,
 ) -> dict[str, Any]:
-    """Sample ``bon_n`` solutions per held-out problem; score them with every PRM; compute the metrics."""
+    """Sample ``bon_n`` solutions per held-out problem; score them with every PRM; compute the metrics.
+
+    F1 is reported at the fixed threshold 0.5 and at each scorer's threshold picked on ``validation``
+    (MC labels, never the held-out solutions).
+    """
     from prmkit.annotate import SolutionSampler
     from prmkit.evaluate.bon import bon_record, evaluate, write_bon
     from prmkit.metrics import first_error_prediction, processbench_f1
@@ -241,13 +276,18 @@ def _evaluate(
     solutions: list[list[Solution]] = sampler(problems)
     flat = [(p, s) for p, sols in zip(problems, solutions) for s in sols]
     gold = [task.first_error(p, s.steps) for p, s in flat]
-    result: dict[str, Any] = {"solutions": len(flat), "f1": {}, "bon_curves": {}}
+    result: dict[str, Any] = {"solutions": len(flat), "f1": {}, "f1_val_threshold": {}, "bon_curves": {}}
     result["pass_at_1"] = round(100.0 * sum(bool(s.correct) for _, s in flat) / max(1, config.bon_n * len(problems)), 2)
     bon: dict[str, Any] = {}
     for name, (family, options) in scorers.items():
-        scores = load_scorer(family, **options).score([(p.question, s.steps) for p, s in flat])
+        scorer = load_scorer(family, **options)
+        scores = scorer.score([(p.question, s.steps) for p, s in flat])
         predicted = [first_error_prediction(row) for row in scores]
         result["f1"][name] = {k: round(v, 2) for k, v in processbench_f1(gold, predicted).items()}
+        threshold = _validation_threshold(scorer, validation)
+        predicted = [first_error_prediction(row, threshold) for row in scores]
+        tuned = {k: round(v, 2) for k, v in processbench_f1(gold, predicted).items()}
+        result["f1_val_threshold"][name] = {**tuned, "threshold": round(threshold, 4)}
         cursor = iter(scores)
         records = [bon_record(p, sols, [next(cursor) for _ in sols]) for p, sols in zip(problems, solutions)]
         write_bon(out / f"bon_{name}.jsonl", records)
@@ -322,10 +362,14 @@ def _report(
     ]
     for name, s in agreement.items():
         lines.append(f"| {name} | {s['rollouts']} | {s['rollouts_per_solution']} | {s['first_error_accuracy']} | {s['step_accuracy']} |")
-    lines += ["", "## ProcessBench-style F1 on the policy's own held-out solutions (threshold 0.5)", "",
-              "| scorer | error acc. % | correct acc. % | F1 |", "|---|---:|---:|---:|"]
+    lines += ["", "## ProcessBench-style F1 on the policy's own held-out solutions", "",
+              "At the fixed threshold 0.5, and at the threshold that maximises F1 on the MC-labelled validation "
+              "split (picked before testing; the held-out solutions are never used to pick it).", "",
+              "| scorer | error acc. % | correct acc. % | F1 @ 0.5 | val. threshold | F1 @ val. threshold |",
+              "|---|---:|---:|---:|---:|---:|"]
     for name, f1 in evaluation["f1"].items():
-        lines.append(f"| {name} | {f1['error_acc']} | {f1['correct_acc']} | {f1['f1']} |")
+        tuned = evaluation["f1_val_threshold"][name]
+        lines.append(f"| {name} | {f1['error_acc']} | {f1['correct_acc']} | {f1['f1']} | {tuned['threshold']} | {tuned['f1']} |")
     bon = evaluation["bon"]
     lines += ["", f"## Best-of-N at N = {bon['n']} (min-aggregated step scores)", "",
               "| selection | accuracy % |", "|---|---:|",

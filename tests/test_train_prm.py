@@ -129,6 +129,19 @@ def test_body_weights_load_from_the_causal_lm(qwen_base: Path) -> None:
     assert torch.equal(cls.model.layers[1].mlp.up_proj.weight, lm.model.layers[1].mlp.up_proj.weight)
 
 
+def test_new_head_init_depends_on_the_seed_only(qwen_base: Path) -> None:
+    from transformers import AutoModelForTokenClassification
+
+    from prmkit.train._model import load_from_base
+
+    first = load_from_base(AutoModelForTokenClassification, qwen_base, seed=3, num_labels=2)
+    torch.rand(1000)  # other work drawing random numbers in between must not change the head
+    again = load_from_base(AutoModelForTokenClassification, qwen_base, seed=3, num_labels=2)
+    other = load_from_base(AutoModelForTokenClassification, qwen_base, seed=4, num_labels=2)
+    assert torch.equal(first.score.weight, again.score.weight)
+    assert not torch.equal(first.score.weight, other.score.weight)
+
+
 def test_body_that_does_not_load_is_refused(tmp_path: Path, qwen_base: Path) -> None:
     """A checkpoint missing body weights (here: one layer deleted) must not train from noise."""
     from safetensors.torch import load_file, save_file

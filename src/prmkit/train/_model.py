@@ -22,15 +22,20 @@ from prmkit._provenance import git_hash
 __all__ = ["add_lora", "finish_run", "history_writer", "load_from_base", "merge_lora", "write_json", "write_run_files"]
 
 
-def load_from_base(auto_class: Any, base: str | os.PathLike[str], **kwargs: Any) -> Any:
+def load_from_base(auto_class: Any, base: str | os.PathLike[str], seed: int | None = None, **kwargs: Any) -> Any:
     """``auto_class.from_pretrained(base, **kwargs)``, refusing a body that did not load.
 
     Only the new task head (the modules outside ``model.base_model_prefix``) may be missing from
-    the checkpoint.
+    the checkpoint. With ``seed``, the RNGs are seeded first, so the new head's random initial
+    weights depend on the seed alone, not on whatever drew random numbers earlier in the process.
 
     Raises:
         ValueError: weights of the model body are missing from ``base`` (lists a few, names the fix).
     """
+    if seed is not None:
+        from transformers import set_seed
+
+        set_seed(seed)
     model, info = auto_class.from_pretrained(str(base), output_loading_info=True, **kwargs)
     prefix = getattr(model, "base_model_prefix", "")
     body_missing = sorted(k for k in info.get("missing_keys", ()) if prefix and k.startswith(prefix + "."))

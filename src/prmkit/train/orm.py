@@ -174,7 +174,7 @@ def train_orm(config: ORMTrainConfig) -> Path:
     for r in val_records:  # fail before training, not at the first validation
         _encode_record(tokenizer, r, f"{config.val_file or config.train_file}: problem {r.problem.id!r}", config)
 
-    model = load_from_base(AutoModelForSequenceClassification, config.base_model, num_labels=1)
+    model = load_from_base(AutoModelForSequenceClassification, config.base_model, seed=config.seed, num_labels=1)
     model.config.pad_token_id = tokenizer.pad_token_id
     if config.use_lora:
         model = add_lora(model, "SEQ_CLS", config.lora_r, config.lora_alpha, config.lora_dropout,

@@ -259,7 +259,7 @@ def train_prm(config: PRMTrainConfig) -> Path:
     for r in val_records:  # fail before training, not at the first validation
         _encode_record(tokenizer, r, f"{config.val_file or config.train_file}: problem {r.problem.id!r}", config)
 
-    model = load_from_base(AutoModelForTokenClassification, config.base_model, num_labels=2)
+    model = load_from_base(AutoModelForTokenClassification, config.base_model, seed=config.seed, num_labels=2)
     model.config.pad_token_id = tokenizer.pad_token_id
     if config.use_lora:
         model = add_lora(model, "TOKEN_CLS", config.lora_r, config.lora_alpha, config.lora_dropout,

@@ -9,7 +9,9 @@ run and scored the same way (first step scored below 0.5 = predicted first error
                                *exact* labels, so MC label noise is ruled out
     probe (exact labels)       logistic regression on the frozen base's last hidden state at each
                                step's last token (+ the token before): is "this step is wrong"
-                               linearly readable where token-cls reads?
+                               linearly readable where token-cls reads? (The probe reads the
+                               policy's own layout; token-cls reads its TRL layout, which puts no
+                               separator after the question — adding one did not help: F1 36 vs 42.)
     token likelihood           no training: a step's score is the smallest probability the base LM
                                gives one of its tokens (BOS + question + "\\n" + steps, the policy's
                                own layout) — what the base *knows* about each step

@@ -175,3 +175,5 @@ def test_resolve_policy_names_shipped_local_and_hub_policies(tmp_path):
     assert resolve_policy(str(tmp_path)) == str(tmp_path)
     with pytest.raises(FileNotFoundError, match="does not exist"):
         resolve_policy(str(tmp_path / "missing"))
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        resolve_policy("~no-such-user-here/policy")

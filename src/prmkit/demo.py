@@ -230,10 +230,11 @@ def _train_implicit(config: DemoConfig, policy: str, train_file: Path, out: Path
 
 
 def _validation_split(config: DemoConfig, mc_file: Path) -> list[LabelledSolution]:
-    """The MC-labelled solutions the PRM trainers held out (same split: ``val_fraction`` 0.1, the demo's seed)."""
-    from prmkit.train._data import load_labelled, split_by_problem
+    """The MC-labelled solutions the PRM trainers held out (same split: their ``val_fraction``, the demo's seed)."""
+    from prmkit.train._config import load_train_val
+    from prmkit.train.prm import PRMTrainConfig
 
-    return split_by_problem(load_labelled(mc_file), 0.1, config.seed)[1]
+    return load_train_val(PRMTrainConfig(train_file=str(mc_file), base_model="", output_dir="", seed=config.seed))[1]
 
 
 def _validation_threshold(scorer: Any, records: Sequence[LabelledSolution]) -> float:

@@ -440,10 +440,15 @@ def resolve_policy(policy: str) -> str:
             local-only path is not a directory.
     """
     if policy != "demo":
-        local_only = policy.startswith(("/", "./", "../", "~"))
-        if local_only and not Path(policy).expanduser().is_dir():
+        if not policy.startswith(("/", "./", "../", "~")):
+            return policy
+        try:
+            local = Path(policy).expanduser()
+        except RuntimeError:  # "~someone/..." for an unknown user
+            local = Path(policy)
+        if not local.is_dir():
             raise FileNotFoundError(f"policy checkpoint directory {policy} does not exist")
-        return str(Path(policy).expanduser()) if local_only else policy
+        return str(local)
     from importlib.resources import files
 
     shipped = files("prmkit") / "assets" / "arith_policy"

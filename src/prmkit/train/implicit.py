@@ -236,7 +236,7 @@ def train_implicit(config: ImplicitTrainConfig) -> Path:
     for item, label, ref in zip(train_items, labels, ref_train):
         rows.append({**_row(item, label), "ref_logp": float(sum(ref))})
 
-    model = load_from_base(AutoModelForCausalLM, config.base_model)
+    model = load_from_base(AutoModelForCausalLM, config.base_model, seed=config.seed)  # seeds LoRA's init too
     if config.use_lora:
         model = add_lora(model, "CAUSAL_LM", config.lora_r, config.lora_alpha, config.lora_dropout,
                          config.lora_target_modules)

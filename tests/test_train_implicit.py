@@ -80,11 +80,11 @@ def test_learns_outcomes(tmp_path: Path, gpt2_base: Path) -> None:
     assert history["history"][-1]["train_loss"] < history["history"][0]["train_loss"]
 
 
-def test_checkpoint_contract_and_scorer_readback(tmp_path: Path, gpt2_base: Path) -> None:
+@pytest.mark.parametrize("base_fixture", ["gpt2_base", "qwen_base"])
+def test_checkpoint_contract_and_scorer_readback(tmp_path: Path, base_fixture: str, request) -> None:
     """prmkit.json + reference/ = the frozen base; load_scorer("implicit", path=...) gives the same step
-    rewards the trainer's validation computes."""
-    import importlib.util
-
+    rewards the trainer's validation computes (also for a Qwen2 body, whose char tokenizer
+    ``AutoTokenizer`` would misread)."""
     from safetensors.torch import load_file
     from transformers import AutoModelForCausalLM
 
@@ -92,9 +92,10 @@ def test_checkpoint_contract_and_scorer_readback(tmp_path: Path, gpt2_base: Path
     from prmkit.train._data import load_tokenizer
     from prmkit.train.implicit import _response_log_probs, step_rewards
 
-    out = _train(tmp_path, gpt2_base, max_steps=8, eval_every=8, eval_train_examples=0)
+    base = request.getfixturevalue(base_fixture)
+    out = _train(tmp_path, base, max_steps=8, eval_every=8, eval_train_examples=0)
     assert json.loads((out / "prmkit.json").read_text()) == {"family": "implicit", "beta": 0.5, "reference": "reference"}
-    base_weights = load_file(gpt2_base / "model.safetensors")
+    base_weights = load_file(base / "model.safetensors")
     ref_weights = load_file(out / "reference" / "model.safetensors")
     pi_weights = load_file(out / "model.safetensors")
     assert all(torch.equal(base_weights[k], ref_weights[k]) for k in base_weights)  # reference = frozen base
@@ -106,8 +107,6 @@ def test_checkpoint_contract_and_scorer_readback(tmp_path: Path, gpt2_base: Path
     pol = _response_log_probs(AutoModelForCausalLM.from_pretrained(out), items, tokenizer.pad_token_id, 4, "left")
     ref = _response_log_probs(AutoModelForCausalLM.from_pretrained(out / "reference"), items,
                               tokenizer.pad_token_id, 4, "right")
-    if importlib.util.find_spec("prmkit.models.implicit") is None:
-        pytest.skip("the implicit scorer (models/implicit.py) is not built yet")
     from prmkit.models import load_scorer
 
     theirs = load_scorer("implicit", path=str(out), progress=False).score(

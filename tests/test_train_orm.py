@@ -54,18 +54,18 @@ def test_learns_outcome_rule_and_reads_back(tmp_path: Path, gpt2_base: Path) -> 
     assert right == pytest.approx(alone, abs=1e-5) and left == pytest.approx(alone, abs=1e-5)
 
 
-def test_orm_checkpoint_pads_either_side_and_scorer_reads_it(tmp_path: Path, gpt2_base: Path) -> None:
+@pytest.mark.parametrize("base_fixture", ["gpt2_base", "qwen_base"])
+def test_orm_checkpoint_pads_either_side_and_scorer_reads_it(tmp_path: Path, base_fixture: str, request) -> None:
     """A short run's checkpoint: 1 label, padding-side invariant, and load_scorer("orm") puts the
-    trainer's P(correct) on the last step."""
-    import importlib.util
-
+    trainer's P(correct) on the last step (also for a Qwen2 body, whose char tokenizer
+    ``AutoTokenizer`` would misread)."""
     from transformers import AutoModelForSequenceClassification
 
     from prmkit.models import load_scorer
     from prmkit.train._data import load_tokenizer
     from prmkit.train.orm import predict_outcome_scores
 
-    out = _train(tmp_path, gpt2_base, max_steps=6, eval_every=6, eval_train_examples=0)
+    out = _train(tmp_path, request.getfixturevalue(base_fixture), max_steps=6, eval_every=6, eval_train_examples=0)
     items = [(r.problem.question, r.solution.steps) for r in rule_records(6, seed=9)]
     model, tokenizer = AutoModelForSequenceClassification.from_pretrained(out), load_tokenizer(out)
     assert model.num_labels == 1 and json.loads((out / "config.json").read_text())["id2label"] == {"0": "correct"}
@@ -73,8 +73,6 @@ def test_orm_checkpoint_pads_either_side_and_scorer_reads_it(tmp_path: Path, gpt
     left = predict_outcome_scores(model, tokenizer, items, padding_side="left")
     alone = [predict_outcome_scores(model, tokenizer, [item])[0] for item in items]
     assert ours == pytest.approx(alone, abs=1e-5) and left == pytest.approx(alone, abs=1e-5)
-    if importlib.util.find_spec("prmkit.models.backends.transformers") is None:
-        pytest.skip("the transformers scoring backend is not built yet")
     theirs = load_scorer("orm", path=str(out)).score(items)
     assert [s[-1] for s in theirs] == pytest.approx(ours, abs=1e-4)
 

@@ -208,23 +208,20 @@ def test_learns_a_visible_rule_and_the_checkpoint_reads_back_the_same(tmp_path: 
     assert evaluate_step_scores(records, batched)["f1"] == pytest.approx(best["f1"])
 
 
-def test_scorer_reads_the_trained_checkpoint(tmp_path: Path) -> None:
-    """load_scorer("token-cls", path=...) gives the trainer's own predictions (when the scorer exists).
+@pytest.mark.parametrize("arch", ["gpt2", "qwen2"])
+def test_scorer_reads_the_trained_checkpoint(tmp_path: Path, arch: str) -> None:
+    """load_scorer("token-cls", path=...) gives the trainer's own predictions.
 
-    GPT-2 body: with a Qwen2 config, transformers 5's ``AutoTokenizer`` swaps a character-level
-    ``tokenizer.json`` for a byte-level Qwen2 tokenizer that drops spaces (see ``load_tokenizer``).
+    Qwen2 body: transformers 5's ``AutoTokenizer`` would swap its character-level ``tokenizer.json``
+    for a byte-level Qwen2 tokenizer that drops spaces and newlines; the scorer must not.
     """
-    import importlib.util
-
-    if importlib.util.find_spec("prmkit.models.backends.transformers") is None:
-        pytest.skip("the transformers scoring backend (models/backends/transformers.py) is not built yet")
     from transformers import AutoModelForTokenClassification
 
     from prmkit.models import load_scorer
     from prmkit.train._data import load_tokenizer
     from prmkit.train.prm import predict_step_scores
 
-    out = _fit(tmp_path, make_base(tmp_path / "gpt2", "gpt2"), max_steps=10, eval_every=10, eval_train_examples=0)
+    out = _fit(tmp_path, make_base(tmp_path / arch, arch), max_steps=10, eval_every=10, eval_train_examples=0)
     items = [(r.problem.question, r.solution.steps) for r in rule_records(8, seed=5)]
     ours = predict_step_scores(AutoModelForTokenClassification.from_pretrained(out), load_tokenizer(out), items)
     theirs = load_scorer("token-cls", path=str(out)).score(items)

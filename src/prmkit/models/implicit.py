@@ -134,11 +134,9 @@ class ImplicitScorer:
         self.beta, self.mode, self.reference_path = float(beta), mode, reference
         self.device = resolve_device(device)
         self.dtype = resolve_dtype(dtype, self.device)
-        if tokenizer is None or isinstance(tokenizer, (str, os.PathLike)):
-            tokenizer = transformers.AutoTokenizer.from_pretrained(
-                str(tokenizer or path)
-            )
-        self.tokenizer = tokenizer
+        from prmkit.models._tokenizer import checkpoint_tokenizer
+
+        self.tokenizer = tokenizer = checkpoint_tokenizer(tokenizer, path)
         load = transformers.AutoModelForCausalLM.from_pretrained
         self.policy = load(path, **dtype_kwargs(self.dtype)).to(self.device).eval()
         self.reference = (

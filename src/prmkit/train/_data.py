@@ -13,10 +13,10 @@ from __future__ import annotations
 import os
 import random
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 from prmkit.io._jsonl import FormatError, read_jsonl
+from prmkit.models._tokenizer import load_tokenizer  # trainers and scorers read tokenizers alike
 from prmkit.types import LabelledSolution
 
 __all__ = ["IGNORE_INDEX", "load_labelled", "load_tokenizer", "pad_batch", "split_by_problem"]
@@ -75,31 +75,6 @@ def split_by_problem(
     train = [r for r in records if r.problem.id not in held_out]
     val = [r for r in records if r.problem.id in held_out]
     return train, val
-
-
-def load_tokenizer(path: str | os.PathLike[str]) -> Any:
-    """Load a checkpoint's tokenizer exactly as its files define it, with a pad token.
-
-    When the directory has a ``tokenizer.json``, it is loaded as a plain ``PreTrainedTokenizerFast``:
-    the file alone then defines normalisation and pre-tokenisation. (``AutoTokenizer`` in
-    transformers 5 picks the tokenizer class from ``config.json``'s model type, and a Qwen2 config
-    turns a character-level ``tokenizer.json`` into a Qwen2 byte-level tokenizer that drops spaces.)
-    Otherwise ``AutoTokenizer`` is used. A tokenizer without a pad token pads with EOS.
-
-    Raises:
-        ValueError: the tokenizer has neither a pad nor an EOS token (names the fix).
-    """
-    from transformers import AutoTokenizer, PreTrainedTokenizerFast
-
-    if (Path(path) / "tokenizer.json").is_file():
-        tokenizer = PreTrainedTokenizerFast.from_pretrained(str(path))
-    else:
-        tokenizer = AutoTokenizer.from_pretrained(str(path))
-    if tokenizer.pad_token_id is None:
-        if tokenizer.eos_token_id is None:
-            raise ValueError(f"tokenizer at {path} has no pad_token and no eos_token; add a pad token to it")
-        tokenizer.pad_token = tokenizer.eos_token
-    return tokenizer
 
 
 def pad_batch(

@@ -17,6 +17,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from prmkit.models._tokenizer import checkpoint_tokenizer
 from prmkit.models.families import FamilySpec, token_cls_spec
 from prmkit.models.formats.token_cls import DEFAULT_STEP_SEPARATOR
 
@@ -214,8 +215,7 @@ def load_prm(
     """
     import transformers
 
-    if tokenizer is None or isinstance(tokenizer, (str, os.PathLike)):
-        tokenizer = transformers.AutoTokenizer.from_pretrained(str(tokenizer or path))
+    tokenizer = checkpoint_tokenizer(tokenizer, path)
     kwargs: dict[str, Any] = dtype_kwargs(dtype)
     where = f"{spec.name} checkpoint {path}"
 

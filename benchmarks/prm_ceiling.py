@@ -27,14 +27,14 @@ Usage (the default run takes about 3 minutes on a busy 2-core CPU)::
     python benchmarks/prm_ceiling.py
     python benchmarks/prm_ceiling.py --continue-steps 1200     # + the stronger base (~13 min)
 
-Measured (``--continue-steps 1200``, 738 s on a shared 2-core CPU, one thread; 1,024 training and 800
+Measured (``--continue-steps 1200``, 735 s on a shared 2-core CPU, one thread; 1,024 training and 800
 held-out solutions, 485 with an error; the stronger base reached reference loss 0.003):
 
     base                reader                          error acc  correct acc    F1
-    policy              token-cls (exact labels)             34.0         61.6   43.8
+    policy              token-cls (exact labels)             33.2         55.2   41.5
     policy              probe (exact labels)                 39.0         50.8   44.1
     policy              token likelihood (no training)       75.5         80.6   78.0
-    policy +1200 SFT    token-cls (exact labels)             39.8         39.0   39.4
+    policy +1200 SFT    token-cls (exact labels)             38.1         42.2   40.1
     policy +1200 SFT    probe (exact labels)                 35.1         57.5   43.5
     policy +1200 SFT    token likelihood (no training)      100.0        100.0  100.0
 

@@ -152,3 +152,17 @@ def test_load_scorer_passes_the_family_to_the_http_backend():
         got = client.score(ITEMS)
     assert client.spec.name == "token-cls"
     assert_nested_close(got, _expected(ITEMS, lambda row: _softmax(row, 1)))
+
+
+def test_vllm_protocol_tokenizes_a_prmkit_checkpoint_as_its_trainer_did(tmp_path):
+    """Token ids are sent, so a tokenizer dir prmkit wrote (prmkit.json) is read with the trainer's loader."""
+    from prmkit.models.backends.http import HTTPScorer
+    from prmkit.train._data import load_tokenizer
+    from tests._tiny_train import make_base
+
+    checkpoint = make_base(tmp_path / "prm", "qwen2")
+    (checkpoint / "prmkit.json").write_text('{"family": "token-cls"}')
+    client = HTTPScorer("http://127.0.0.1:9", protocol="vllm", family="token-cls", tokenizer=str(checkpoint), model="prm")
+    text = "Q 12 +3\n12+3=15\n"
+    assert client.tokenizer(text)["input_ids"] == load_tokenizer(checkpoint)(text)["input_ids"]
+    client.close()

@@ -219,3 +219,19 @@ def test_pooling_task_per_head_and_missing_vllm_message(monkeypatch):
     monkeypatch.setitem(sys.modules, "vllm", None)
     with pytest.raises(ImportError, match="prmkit\\[vllm\\]"):
         VLLMScorer(get_family("token-cls"), "/models/prm")
+
+
+def test_prmkit_trained_checkpoint_is_tokenized_as_its_trainer_did(fake_vllm, tmp_path):
+    """Prompts go to vLLM as token ids, so a checkpoint prmkit wrote (prmkit.json) must be tokenized with
+    the trainer's loader — not vLLM's AutoTokenizer, which misreads a Qwen2-config char tokenizer."""
+    from prmkit.train._data import load_tokenizer
+    from tests._tiny_train import make_base
+
+    checkpoint = make_base(tmp_path / "prm", "qwen2")
+    (checkpoint / "prmkit.json").write_text('{"family": "token-cls"}')
+    calls = fake_vllm()
+    scorer = VLLMScorer(get_family("token-cls"), str(checkpoint))
+    assert [name for name, _ in calls] == ["LLM"]  # vLLM's own tokenizer is not used
+    text = "Q 12 +3\n12+3=15\n"
+    assert scorer.tokenizer(text)["input_ids"] == load_tokenizer(checkpoint)(text)["input_ids"]
+    assert len(scorer.tokenizer(text, add_special_tokens=False)["input_ids"]) == len(text)  # spaces and newlines kept

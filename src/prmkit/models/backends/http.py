@@ -140,9 +140,9 @@ class HTTPScorer:
     def _load_tokenizer(tokenizer: Any) -> Any:
         if not isinstance(tokenizer, str):
             return tokenizer
-        from transformers import AutoTokenizer
+        from prmkit.models._tokenizer import checkpoint_tokenizer
 
-        return AutoTokenizer.from_pretrained(tokenizer)
+        return checkpoint_tokenizer(tokenizer, tokenizer)  # token ids are sent: tokenize as the trainer did
 
     def close(self) -> None:
         """Close the connection pool."""

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from prmkit.models import ScoringItem
@@ -164,13 +165,15 @@ class VLLMScorer:
         self.use_tqdm = use_tqdm
         self._vllm = vllm
         tok = tokenizer
-        if isinstance(tokenizer, str) or (tokenizer is None and self.head == "lm_tokens"):
-            # STEP pooling needs the returned ids before the engine exists, hence the tokenizer first.
-            from transformers import AutoTokenizer
+        prmkit_trained = (Path(path) / "prmkit.json").is_file()
+        if isinstance(tokenizer, str) or (tokenizer is None and (self.head == "lm_tokens" or prmkit_trained)):
+            # STEP pooling needs the returned ids before the engine exists, hence the tokenizer first;
+            # a checkpoint prmkit trained is tokenized (prompts go in as ids) as its trainer did.
+            from prmkit.models._tokenizer import checkpoint_tokenizer
 
             if isinstance(tokenizer, str):
                 llm_options.setdefault("tokenizer", tokenizer)
-            tok = AutoTokenizer.from_pretrained(tokenizer if isinstance(tokenizer, str) else path)
+            tok = checkpoint_tokenizer(tokenizer, path)
         if self.head == "lm_tokens":
             if getattr(spec, "label_token_ids", None) is not None:
                 returned = [int(i) for i in spec.label_token_ids(tok)]

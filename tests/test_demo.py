@@ -26,7 +26,8 @@ def test_tiny_demo_writes_report_metrics_and_plots(tmp_path):
     assert written["oracle.processbench_f1"] == 100.0  # the exact oracle is exact on the policy's own solutions
     for name in ("prm", "oracle", "implicit"):  # also F1 at a threshold picked on the MC-labelled validation split
         assert written[f"{name}.processbench_f1_val_threshold"] is None or 0 <= written[f"{name}.processbench_f1_val_threshold"] <= 100
-        assert isinstance(written[f"{name}.val_threshold"], float)
+        assert written[f"{name}.val_threshold"] is None or isinstance(written[f"{name}.val_threshold"], float)
+    assert written["bon.implicit_weighted"] is not None and "bon.gap_closed" in written
     assert written["bon.n"] == 4 and written["labels.mc.rollouts"] > written["labels.omegaprm.rollouts"] > 0
     assert all(0 <= written[k] <= 100 for k in ("bon.majority", "bon.prm_weighted", "bon.oracle_weighted"))
     report = (tmp_path / "report.md").read_text()
@@ -66,4 +67,24 @@ def test_validation_threshold_is_picked_on_mc_labels_with_hard_semantics():
     # errors score 0.2 / 0.1 at their first wrong step, right steps >= 0.3: only thresholds in (0.2, 0.3] get all right
     threshold = _validation_threshold(Fixed([[0.9, 0.3, 0.2], [0.8, 0.35], [0.1, 0.05]]), records)
     assert 0.2 < threshold <= 0.3
-    assert _validation_threshold(Fixed([]), []) == 0.5  # nothing to tune on
+    assert _validation_threshold(Fixed([]), []) is None  # nothing to tune on
+    assert _validation_threshold(Fixed([[0.9, 0.8]]), [record([1.0, 1.0])]) is None  # F1 undefined: no erroneous one
+
+
+def test_report_explains_a_negative_gap_and_undefined_numbers():
+    from prmkit.demo import DemoConfig, _report
+
+    f1 = {"error_acc": 20.0, "correct_acc": 70.0, "f1": 31.1}
+    evaluation = {
+        "solutions": 64,
+        "f1": {"prm": f1, "oracle": {"error_acc": 100.0, "correct_acc": 100.0, "f1": 100.0}},
+        "f1_val_threshold": {"prm": {"error_acc": float("nan"), "correct_acc": float("nan"), "f1": float("nan"), "threshold": None},
+                             "oracle": {"error_acc": 100.0, "correct_acc": 100.0, "f1": 100.0, "threshold": 0.5}},
+        "bon": {"n": 16, "majority": 60.9, "prm_best": 34.1, "prm_weighted": 59.0, "oracle_best": 86.3,
+                "oracle_weighted": 85.9, "pass_at_n": 94.0, "gap_closed": -7.6},
+    }
+    agreement = {"mc": {"rollouts": 100, "rollouts_per_solution": 10.0, "first_error_accuracy": 70.0, "step_accuracy": 88.0}}
+    report = _report({"policy_pass_at_1": 46.9, "elapsed_seconds": 350.0}, evaluation, agreement, [], DemoConfig())
+    assert "**1.9 points below** majority vote (gap closed: -7.6%)" in report and "25.0 points of headroom" in report
+    assert "| prm | 20.0 | 70.0 | 31.1 | — | — |" in report and "nan" not in report
+    assert "| PRM (MC labels)-weighted vote | 59.0 |" in report

@@ -162,7 +162,8 @@ def test_vllm_protocol_tokenizes_a_prmkit_checkpoint_as_its_trainer_did(tmp_path
 
     checkpoint = make_base(tmp_path / "prm", "qwen2")
     (checkpoint / "prmkit.json").write_text('{"family": "token-cls"}')
-    client = HTTPScorer("http://127.0.0.1:9", protocol="vllm", family="token-cls", tokenizer=str(checkpoint), model="prm")
     text = "Q 12 +3\n12+3=15\n"
-    assert client.tokenizer(text)["input_ids"] == load_tokenizer(checkpoint)(text)["input_ids"]
-    client.close()
+    for given in (str(checkpoint), checkpoint):  # a str or a Path
+        client = HTTPScorer("http://127.0.0.1:9", protocol="vllm", family="token-cls", tokenizer=given, model="prm")
+        assert client.tokenizer(text)["input_ids"] == load_tokenizer(checkpoint)(text)["input_ids"]
+        client.close()

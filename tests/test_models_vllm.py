@@ -235,3 +235,5 @@ def test_prmkit_trained_checkpoint_is_tokenized_as_its_trainer_did(fake_vllm, tm
     text = "Q 12 +3\n12+3=15\n"
     assert scorer.tokenizer(text)["input_ids"] == load_tokenizer(checkpoint)(text)["input_ids"]
     assert len(scorer.tokenizer(text, add_special_tokens=False)["input_ids"]) == len(text)  # spaces and newlines kept
+    by_path = VLLMScorer(get_family("token-cls"), "/models/prm", tokenizer=checkpoint)  # a Path works like a str
+    assert by_path.tokenizer(text)["input_ids"] == scorer.tokenizer(text)["input_ids"]

@@ -177,3 +177,5 @@ def test_resolve_policy_names_shipped_local_and_hub_policies(tmp_path):
         resolve_policy(str(tmp_path / "missing"))
     with pytest.raises(FileNotFoundError, match="does not exist"):
         resolve_policy("~no-such-user-here/policy")
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        resolve_policy("runs/no/such-dir")  # two '/': not a hub id

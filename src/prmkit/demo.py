@@ -38,7 +38,7 @@ def _help(text: str) -> dict[str, str]:
 
 @dataclass
 class DemoConfig:
-    """Settings of :func:`run_demo`; the defaults finish in about 10 minutes on a 2-core CPU."""
+    """Settings of :func:`run_demo`; the defaults finish in about 6 minutes on a 2-core CPU (limit: 10)."""
 
     out: str = field(default="prmkit-demo", metadata=_help("Output folder (report.md, metrics.json, plots, checkpoints)."))
     policy: str = field(default="demo", metadata=_help("Policy checkpoint dir; 'demo' = the one shipped with prmkit."))
@@ -82,11 +82,11 @@ def run_demo(config: DemoConfig) -> dict[str, Any]:
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
     console = Console(stderr=True)
-    timings: dict[str, float] = {}
+    stage_started_at: dict[str, float] = {}  # seconds since the start at which each stage began
 
     def stage(name: str, message: str) -> None:
-        timings[name] = time.perf_counter() - started
-        console.rule(f"[bold]{message}[/bold]  ({timings[name]:.0f} s)")
+        stage_started_at[name] = time.perf_counter() - started
+        console.rule(f"[bold]{message}[/bold]  (at {stage_started_at[name]:.0f} s)")
 
     from prmkit._provenance import provenance
     from prmkit.evaluate._report import json_safe, write_result
@@ -125,15 +125,12 @@ def run_demo(config: DemoConfig) -> dict[str, Any]:
         **{f"{name}.val_threshold": evaluation["f1_val_threshold"][name]["threshold"] for name in scorers},
         "bon.n": evaluation["bon"]["n"],
         "bon.majority": evaluation["bon"]["majority"],
-        "bon.prm_best": evaluation["bon"]["prm_best"],
-        "bon.prm_weighted": evaluation["bon"]["prm_weighted"],
-        "bon.oracle_weighted": evaluation["bon"]["oracle_weighted"],
+        **{f"bon.{key}": value for key, value in evaluation["bon"].items() if key.endswith(("_best", "_weighted"))},
         "bon.pass_at_n": evaluation["bon"]["pass_at_n"],
+        "bon.gap_closed": evaluation["bon"]["gap_closed"],
         "elapsed_seconds": round(time.perf_counter() - started, 1),
     }
-    gap = metrics["bon.oracle_weighted"] - metrics["bon.majority"]
-    metrics["bon.gap_closed"] = round(100.0 * (metrics["bon.prm_weighted"] - metrics["bon.majority"]) / gap, 1) if gap > 0 else None
-    details = {"config": asdict(config), "timings": timings, "evaluation": evaluation, "labels": labels["agreement"],
+    details = {"config": asdict(config), "stage_started_at_s": stage_started_at, "evaluation": evaluation, "labels": labels["agreement"],
                "versions": {**provenance(), "torch": torch.__version__}}
     metrics = json_safe(metrics)  # NaN (e.g. an F1 with no erroneous solutions to judge) -> null
     write_result(out / "metrics.json", metrics)
@@ -237,8 +234,9 @@ def _validation_split(config: DemoConfig, mc_file: Path) -> list[LabelledSolutio
     return load_train_val(PRMTrainConfig(train_file=str(mc_file), base_model="", output_dir="", seed=config.seed))[1]
 
 
-def _validation_threshold(scorer: Any, records: Sequence[LabelledSolution]) -> float:
-    """The F1-maximising threshold on MC-labelled validation solutions (0.5 when it is undefined there).
+def _validation_threshold(scorer: Any, records: Sequence[LabelledSolution]) -> float | None:
+    """The F1-maximising threshold on MC-labelled validation solutions; ``None`` when F1 is undefined
+    there (no solution, or only correct or only erroneous ones), so that no made-up value is reported.
 
     ProcessBench tunes a scalar PRM's threshold on held-out labelled data (its GSM8K subset); here
     the only labels available before testing are the MC labels of the trainers' validation split,
@@ -253,10 +251,10 @@ def _validation_threshold(scorer: Any, records: Sequence[LabelledSolution]) -> f
     gold = [first_error_from_labels(list(r.labels.labels), threshold=1e-9) for r in known]
     kept = [(g, r) for g, r in zip(gold, known) if g is not None]
     if not kept:
-        return 0.5
+        return None
     scores = scorer.score([(r.problem.question, r.solution.steps) for _, r in kept])
     threshold, _ = best_threshold([g for g, _ in kept], scores)
-    return 0.5 if math.isnan(threshold) else threshold
+    return None if math.isnan(threshold) else threshold
 
 
 def _evaluate(
@@ -268,6 +266,8 @@ def _evaluate(
     F1 is reported at the fixed threshold 0.5 and at each scorer's threshold picked on ``validation``
     (MC labels, never the held-out solutions).
     """
+    import math
+
     from prmkit.annotate import SolutionSampler
     from prmkit.evaluate.bon import bon_record, evaluate, write_bon
     from prmkit.metrics import first_error_prediction, processbench_f1
@@ -286,9 +286,12 @@ def _evaluate(
         predicted = [first_error_prediction(row) for row in scores]
         result["f1"][name] = {k: round(v, 2) for k, v in processbench_f1(gold, predicted).items()}
         threshold = _validation_threshold(scorer, validation)
-        predicted = [first_error_prediction(row, threshold) for row in scores]
-        tuned = {k: round(v, 2) for k, v in processbench_f1(gold, predicted).items()}
-        result["f1_val_threshold"][name] = {**tuned, "threshold": round(threshold, 4)}
+        if threshold is None:  # nothing to tune on: no number rather than 0.5 dressed up as a tuned one
+            result["f1_val_threshold"][name] = {"error_acc": math.nan, "correct_acc": math.nan, "f1": math.nan, "threshold": None}
+        else:
+            predicted = [first_error_prediction(row, threshold) for row in scores]
+            tuned = {k: round(v, 2) for k, v in processbench_f1(gold, predicted).items()}
+            result["f1_val_threshold"][name] = {**tuned, "threshold": round(threshold, 4)}
         cursor = iter(scores)
         records = [bon_record(p, sols, [next(cursor) for _ in sols]) for p, sols in zip(problems, solutions)]
         write_bon(out / f"bon_{name}.jsonl", records)
@@ -300,7 +303,11 @@ def _evaluate(
         bon["majority"] = round(curves["majority@k"][top], 2)
         bon["pass_at_n"] = round(curves["pass@k"][top], 2)
         bon["n"] = curves["n"]
-    result["bon"] = bon
+        bon[f"_{name}_weighted_exact"] = curves["weighted_vote@k"]["min"][top]
+    gap = bon.get("_oracle_weighted_exact", math.nan) - curves["majority@k"][top]
+    gained = bon.get("_prm_weighted_exact", math.nan) - curves["majority@k"][top]
+    bon["gap_closed"] = round(100.0 * gained / gap, 1) if gap > 0 else None  # from the unrounded accuracies
+    result["bon"] = {k: v for k, v in bon.items() if not k.startswith("_")}
     return result
 
 
@@ -358,27 +365,49 @@ def _report(
         "",
         "## Automatic process labels vs the exact labels",
         "",
-        "| annotator | rollouts | per solution | first-error acc. % | step acc. % |",
+        "| annotator | rollouts | rollouts / solution | first-error acc. % | step acc. % |",
         "|---|---:|---:|---:|---:|",
     ]
     for name, s in agreement.items():
-        lines.append(f"| {name} | {s['rollouts']} | {s['rollouts_per_solution']} | {s['first_error_accuracy']} | {s['step_accuracy']} |")
+        lines.append(f"| {name} | {s['rollouts']} | {_cell(s['rollouts_per_solution'])} | {_cell(s['first_error_accuracy'])} "
+                     f"| {_cell(s['step_accuracy'])} |")
     lines += ["", "## ProcessBench-style F1 on the policy's own held-out solutions", "",
-              "At the fixed threshold 0.5, and at the threshold that maximises F1 on the MC-labelled validation "
-              "split (picked before testing; the held-out solutions are never used to pick it).", "",
-              "| scorer | error acc. % | correct acc. % | F1 @ 0.5 | val. threshold | F1 @ val. threshold |",
+              "`prm` is the token-classification PRM trained on the MC labels; `implicit` learned from outcomes only. "
+              "F1 at the fixed threshold 0.5, and at the threshold that maximises F1 on the MC-labelled validation "
+              "split (picked before testing; the held-out solutions are never used to pick it; — where F1 is "
+              "undefined on that split).", "",
+              "| scorer | error acc. % @ 0.5 | correct acc. % @ 0.5 | F1 @ 0.5 | val. threshold | F1 @ val. threshold |",
               "|---|---:|---:|---:|---:|---:|"]
     for name, f1 in evaluation["f1"].items():
         tuned = evaluation["f1_val_threshold"][name]
-        lines.append(f"| {name} | {f1['error_acc']} | {f1['correct_acc']} | {f1['f1']} | {tuned['threshold']} | {tuned['f1']} |")
+        lines.append(f"| {name} | {_cell(f1['error_acc'])} | {_cell(f1['correct_acc'])} | {_cell(f1['f1'])} "
+                     f"| {_cell(tuned['threshold'], 3)} | {_cell(tuned['f1'])} |")
     bon = evaluation["bon"]
     lines += ["", f"## Best-of-N at N = {bon['n']} (min-aggregated step scores)", "",
-              "| selection | accuracy % |", "|---|---:|",
-              f"| majority vote | {bon['majority']} |", f"| PRM best-of-N | {bon['prm_best']} |",
-              f"| PRM-weighted vote | {bon['prm_weighted']} |", f"| oracle-weighted vote | {bon['oracle_weighted']} |",
-              f"| pass@N (any correct) | {bon['pass_at_n']} |", ""]
-    if metrics.get("bon.gap_closed") is not None:
-        lines.append(f"The PRM-weighted vote closes **{metrics['bon.gap_closed']}%** of the gap between majority vote "
-                     "and the oracle-weighted vote.")
+              "| selection | accuracy % |", "|---|---:|", f"| majority vote | {_cell(bon['majority'])} |"]
+    for name in evaluation["f1"]:
+        label = {"prm": "PRM (MC labels)", "implicit": "implicit PRM"}.get(name, name)
+        lines += [f"| {label} best-of-N | {_cell(bon[f'{name}_best'])} |",
+                  f"| {label}-weighted vote | {_cell(bon[f'{name}_weighted'])} |"]
+    lines += [f"| pass@N (any correct) | {_cell(bon['pass_at_n'])} |", ""]
+    headroom = bon["oracle_weighted"] - bon["majority"]
+    if bon["gap_closed"] is None:
+        lines.append(f"No headroom: the oracle-weighted vote is not above majority vote ({headroom:+.1f} points).")
+    elif bon["gap_closed"] >= 0:
+        lines.append(f"The PRM-weighted vote closes **{bon['gap_closed']}%** of the {headroom:.1f}-point gap between "
+                     "majority vote and the oracle-weighted vote.")
+    else:
+        lines.append(f"The PRM-weighted vote is **{bon['majority'] - bon['prm_weighted']:.1f} points below** majority "
+                     f"vote (gap closed: {bon['gap_closed']}%), while the oracle-weighted vote shows "
+                     f"{headroom:.1f} points of headroom.")
     lines += ["", *[f"![{p.stem}]({p.name})" for p in plots], ""]
     return "\n".join(lines)
+
+
+def _cell(value: float | None, digits: int = 1) -> str:
+    """A report table cell: ``—`` for a missing or undefined (NaN) number, else rounded."""
+    import math
+
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "—"
+    return f"{value:.{digits}f}"

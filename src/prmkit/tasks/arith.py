@@ -432,15 +432,15 @@ def resolve_policy(policy: str) -> str:
     """The checkpoint dir for ``policy``: ``"demo"`` names the tiny arith policy shipped with prmkit.
 
     Anything else is returned unchanged (a local directory or a hub id), except a path that can only
-    be local (absolute, ``./``, ``../`` or ``~``) and does not exist: that is named here, instead of
-    surfacing as transformers' "Repo id must use alphanumeric chars" error.
+    be local (absolute, ``./``, ``../``, ``~``, or with two or more ``/``: hub ids have at most one)
+    and does not exist: that is named here, instead of surfacing as transformers' "Repo id" error.
 
     Raises:
         FileNotFoundError: ``"demo"`` was asked for but the shipped checkpoint is missing, or a
             local-only path is not a directory.
     """
     if policy != "demo":
-        if not policy.startswith(("/", "./", "../", "~")):
+        if not policy.startswith(("/", "./", "../", "~")) and policy.count("/") < 2:
             return policy
         try:
             local = Path(policy).expanduser()

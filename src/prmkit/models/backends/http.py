@@ -138,8 +138,6 @@ class HTTPScorer:
 
     @staticmethod
     def _load_tokenizer(tokenizer: Any) -> Any:
-        if not isinstance(tokenizer, str):
-            return tokenizer
         from prmkit.models._tokenizer import checkpoint_tokenizer
 
         return checkpoint_tokenizer(tokenizer, tokenizer)  # token ids are sent: tokenize as the trainer did

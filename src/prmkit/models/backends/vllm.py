@@ -24,6 +24,7 @@ whatever activation default a vLLM version picks.
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -134,7 +135,9 @@ class VLLMScorer:
             ``check_tokenizer`` runs at load time when set.
         path: model directory or hub id handed to ``vllm.LLM(model=...)``.
         tokenizer: a tokenizer object, or a directory/hub id (then also passed to ``vllm.LLM``);
-            default: vLLM's own tokenizer of ``path`` (for ``lm_tokens``: ``AutoTokenizer`` of ``path``).
+            default: vLLM's own tokenizer of ``path``, except for ``lm_tokens`` families and
+            checkpoints prmkit trained (``prmkit.json``), which are read before the engine starts with
+            :func:`prmkit.models._tokenizer.checkpoint_tokenizer` (prompts go in as token ids).
         use_tqdm: show vLLM's progress bar during ``encode``.
         **llm_options: passed to ``vllm.LLM`` (``dtype``, ``tensor_parallel_size``,
             ``gpu_memory_utilization``, ``max_model_len``, ...).
@@ -165,14 +168,15 @@ class VLLMScorer:
         self.use_tqdm = use_tqdm
         self._vllm = vllm
         tok = tokenizer
+        named = isinstance(tokenizer, (str, os.PathLike))
         prmkit_trained = (Path(path) / "prmkit.json").is_file()
-        if isinstance(tokenizer, str) or (tokenizer is None and (self.head == "lm_tokens" or prmkit_trained)):
+        if named or (tokenizer is None and (self.head == "lm_tokens" or prmkit_trained)):
             # STEP pooling needs the returned ids before the engine exists, hence the tokenizer first;
             # a checkpoint prmkit trained is tokenized (prompts go in as ids) as its trainer did.
             from prmkit.models._tokenizer import checkpoint_tokenizer
 
-            if isinstance(tokenizer, str):
-                llm_options.setdefault("tokenizer", tokenizer)
+            if named:
+                llm_options.setdefault("tokenizer", str(tokenizer))
             tok = checkpoint_tokenizer(tokenizer, path)
         if self.head == "lm_tokens":
             if getattr(spec, "label_token_ids", None) is not None:

@@ -29,7 +29,7 @@ from typing import Any
 
 from prmkit.io._jsonl import FormatError
 from prmkit.models.formats.token_cls import DEFAULT_STEP_SEPARATOR, encode_token_cls
-from prmkit.train._config import TrainConfig, help_text, load_train_val, loop_settings
+from prmkit.train._config import TrainConfig, help_text
 from prmkit.types import LabelledSolution
 
 __all__ = ["ORM_METRICS", "ORMTrainConfig", "predict_outcome_scores", "train_orm"]
@@ -155,51 +155,16 @@ def train_orm(config: ORMTrainConfig) -> Path:
     """
     from transformers import AutoModelForSequenceClassification
 
-    from prmkit.train._data import load_tokenizer, pad_batch
-    from prmkit.train._loop import run_loop
-    from prmkit.train._model import (
-        add_lora,
-        finish_run,
-        history_writer,
-        load_from_base,
+    from prmkit.train._head import train_head_model
+
+    def check_rows(rows: list[dict[str, Any]]) -> None:
+        if len({row["label"] for row in rows}) < 2:
+            raise ValueError(f"{config.train_file}: every training solution has the same outcome; an ORM needs both")
+
+    return train_head_model(
+        config, auto_class=AutoModelForSequenceClassification, num_labels=1, lora_task="SEQ_CLS",
+        encode=lambda tokenizer, record, where: _encode_record(tokenizer, record, where, config),
+        check_rows=check_rows, loss_fn=_loss, predict=predict_outcome_scores, metrics=_metrics,
+        save=lambda model, tokenizer, output_dir: _save(model, tokenizer, output_dir, config),
+        what="ORM",
     )
-
-    output_dir = Path(config.output_dir)
-    train_records, val_records = load_train_val(config)
-    tokenizer = load_tokenizer(config.base_model)
-    rows = [_encode_record(tokenizer, r, f"{config.train_file}: problem {r.problem.id!r}", config)
-            for r in train_records]
-    if len({row["label"] for row in rows}) < 2:
-        raise ValueError(f"{config.train_file}: every training solution has the same outcome; an ORM needs both")
-    for r in val_records:  # fail before training, not at the first validation
-        _encode_record(tokenizer, r, f"{config.val_file or config.train_file}: problem {r.problem.id!r}", config)
-
-    model = load_from_base(AutoModelForSequenceClassification, config.base_model, seed=config.seed, num_labels=1)
-    model.config.pad_token_id = tokenizer.pad_token_id
-    if config.use_lora:
-        model = add_lora(model, "SEQ_CLS", config.lora_r, config.lora_alpha, config.lora_dropout,
-                         config.lora_target_modules)
-    fit_records = train_records[: config.eval_train_examples]
-
-    def evaluate(unwrapped: Any) -> dict[str, float]:
-        metrics: dict[str, float] = {}
-        for prefix, subset in (("", val_records), ("train_", fit_records)):
-            if subset:
-                items = [(r.problem.question, r.solution.steps) for r in subset]
-                scores = predict_outcome_scores(unwrapped, tokenizer, items, separator=config.step_separator,
-                                                batch_size=config.eval_batch_size, padding_side=config.padding_side)
-                metrics.update({prefix + k: v for k, v in _metrics(subset, scores, config.threshold).items()})
-        return metrics
-
-    settings = loop_settings(config, has_val=bool(val_records))
-    result = run_loop(
-        model=model, train_rows=rows,
-        collate=lambda batch: pad_batch(batch, tokenizer.pad_token_id, config.padding_side),
-        loss_fn=_loss, evaluate=evaluate if (val_records or fit_records) else None,
-        save=lambda unwrapped: _save(unwrapped, tokenizer, output_dir, config),
-        settings=settings, description="train orm",
-        on_eval=history_writer(output_dir),
-    )
-    finish_run(output_dir, config, result, metric=settings.metric, n_train=len(train_records),
-               n_val=len(val_records), what="ORM")
-    return output_dir

@@ -38,7 +38,7 @@ from typing import Any
 
 from prmkit.io._jsonl import FormatError
 from prmkit.models.formats.token_cls import DEFAULT_STEP_SEPARATOR, encode_token_cls
-from prmkit.train._config import TrainConfig, help_text, load_train_val, loop_settings
+from prmkit.train._config import TrainConfig, help_text
 from prmkit.types import LabelledSolution, first_error_from_labels
 
 __all__ = ["LABEL_MODES", "PRM_METRICS", "PRMTrainConfig", "evaluate_step_scores", "predict_step_scores", "train_prm"]
@@ -239,58 +239,18 @@ def train_prm(config: PRMTrainConfig) -> Path:
     """
     from transformers import AutoModelForTokenClassification
 
-    from prmkit.train._data import load_tokenizer, pad_batch
-    from prmkit.train._loop import run_loop
-    from prmkit.train._model import (
-        add_lora,
-        finish_run,
-        history_writer,
-        load_from_base,
+    from prmkit.train._head import train_head_model
+
+    def check_rows(rows: list[dict[str, Any]]) -> None:
+        if not any(label != -100 for row in rows for label in row["labels"]):
+            raise FormatError(f"{config.train_file}: no step has a known label; nothing to train on")
+
+    return train_head_model(
+        config, auto_class=AutoModelForTokenClassification, num_labels=2, lora_task="TOKEN_CLS",
+        encode=lambda tokenizer, record, where: _encode_record(tokenizer, record, where, config),
+        check_rows=check_rows,
+        loss_fn=lambda model, batch: _loss(model, batch, config.label_mode),
+        predict=predict_step_scores, metrics=evaluate_step_scores,
+        save=lambda model, tokenizer, output_dir: _save(model, tokenizer, output_dir, config),
+        what="PRM",
     )
-
-    output_dir = Path(config.output_dir)
-    train_records, val_records = load_train_val(config)
-    tokenizer = load_tokenizer(config.base_model)
-    rows = [
-        _encode_record(tokenizer, r, f"{config.train_file}: problem {r.problem.id!r}", config) for r in train_records
-    ]
-    if not any(label != -100 for row in rows for label in row["labels"]):
-        raise FormatError(f"{config.train_file}: no step has a known label; nothing to train on")
-    for r in val_records:  # fail before training, not at the first validation
-        _encode_record(tokenizer, r, f"{config.val_file or config.train_file}: problem {r.problem.id!r}", config)
-
-    model = load_from_base(AutoModelForTokenClassification, config.base_model, seed=config.seed, num_labels=2)
-    model.config.pad_token_id = tokenizer.pad_token_id
-    if config.use_lora:
-        model = add_lora(model, "TOKEN_CLS", config.lora_r, config.lora_alpha, config.lora_dropout,
-                         config.lora_target_modules)
-
-    fit_records = train_records[: config.eval_train_examples]
-
-    def evaluate(unwrapped: Any) -> dict[str, float]:
-        metrics: dict[str, float] = {}
-        for prefix, subset in (("", val_records), ("train_", fit_records)):
-            if not subset:
-                continue
-            items = [(r.problem.question, r.solution.steps) for r in subset]
-            scores = predict_step_scores(unwrapped, tokenizer, items, separator=config.step_separator,
-                                         batch_size=config.eval_batch_size, padding_side=config.padding_side)
-            metrics.update({prefix + k: v for k, v in evaluate_step_scores(subset, scores, config.threshold).items()})
-        return metrics
-
-    settings = loop_settings(config, has_val=bool(val_records))
-    has_eval = bool(val_records or fit_records)
-    result = run_loop(
-        model=model,
-        train_rows=rows,
-        collate=lambda batch: pad_batch(batch, tokenizer.pad_token_id, config.padding_side),
-        loss_fn=lambda m, batch: _loss(m, batch, config.label_mode),
-        evaluate=evaluate if has_eval else None,
-        save=lambda unwrapped: _save(unwrapped, tokenizer, output_dir, config),
-        settings=settings,
-        description="train prm",
-        on_eval=history_writer(output_dir),
-    )
-    finish_run(output_dir, config, result, metric=settings.metric, n_train=len(train_records),
-               n_val=len(val_records), what="PRM")
-    return output_dir

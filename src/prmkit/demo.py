@@ -27,37 +27,34 @@ from typing import Any
 
 from rich.console import Console
 
+from prmkit.train._config import help_text
 from prmkit.types import LabelledSolution, Problem, Solution
 
 __all__ = ["DemoConfig", "run_demo"]
-
-
-def _help(text: str) -> dict[str, str]:
-    return {"help": text}
 
 
 @dataclass
 class DemoConfig:
     """Settings of :func:`run_demo`; the defaults finish in about 6 minutes on a 2-core CPU (limit: 10)."""
 
-    out: str = field(default="prmkit-demo", metadata=_help("Output folder (report.md, metrics.json, plots, checkpoints)."))
-    policy: str = field(default="demo", metadata=_help("Policy checkpoint dir; 'demo' = the one shipped with prmkit."))
-    from_scratch: bool = field(default=False, metadata=_help("Train the policy now instead of using the shipped one (~15-30 min)."))
-    label_problems: int = field(default=256, metadata=_help("Training problems whose sampled solutions are labelled."))
-    samples: int = field(default=4, metadata=_help("Solutions sampled per labelled problem."))
-    rollouts: int = field(default=8, metadata=_help("Monte Carlo rollouts per estimate (MC per step; OmegaPRM per probe)."))
-    test_problems: int = field(default=200, metadata=_help("Held-out problems for evaluation."))
-    bon_n: int = field(default=16, metadata=_help("Candidates per held-out problem for best-of-N."))
-    temperature: float = field(default=1.0, metadata=_help("Sampling temperature of the solutions that are labelled and evaluated."))
-    rollout_temperature: float = field(default=0.7, metadata=_help("Sampling temperature of labelling rollouts (fewer unlucky all-fail prefixes)."))
-    prm_label_mode: str = field(default="hard", metadata=_help("PRM loss on MC labels: 'hard' (Math-Shepherd: any rollout right) or 'soft' (BCE on the MC fraction)."))
-    prm_epochs: float = field(default=6.0, metadata=_help("PRM training epochs over the MC-labelled solutions."))
-    prm_learning_rate: float = field(default=1e-3, metadata=_help("PRM peak learning rate."))
-    implicit: bool = field(default=True, metadata=_help("Also train and evaluate an implicit PRM from outcome labels."))
-    implicit_epochs: float = field(default=2.0, metadata=_help("Implicit PRM training epochs."))
-    threads: int = field(default=1, metadata=_help("torch CPU threads; tiny models run fastest single-threaded."))
-    seed: int = field(default=0, metadata=_help("Seed of problems, sampling and training."))
-    progress: bool = field(default=True, metadata=_help("Show progress bars."))
+    out: str = field(default="prmkit-demo", metadata=help_text("Output folder (report.md, metrics.json, plots, checkpoints)."))
+    policy: str = field(default="demo", metadata=help_text("Policy checkpoint dir; 'demo' = the one shipped with prmkit."))
+    from_scratch: bool = field(default=False, metadata=help_text("Train the policy now instead of using the shipped one (~15-30 min)."))
+    label_problems: int = field(default=256, metadata=help_text("Training problems whose sampled solutions are labelled."))
+    samples: int = field(default=4, metadata=help_text("Solutions sampled per labelled problem."))
+    rollouts: int = field(default=8, metadata=help_text("Monte Carlo rollouts per estimate (MC per step; OmegaPRM per probe)."))
+    test_problems: int = field(default=200, metadata=help_text("Held-out problems for evaluation."))
+    bon_n: int = field(default=16, metadata=help_text("Candidates per held-out problem for best-of-N."))
+    temperature: float = field(default=1.0, metadata=help_text("Sampling temperature of the solutions that are labelled and evaluated."))
+    rollout_temperature: float = field(default=0.7, metadata=help_text("Sampling temperature of labelling rollouts (fewer unlucky all-fail prefixes)."))
+    prm_label_mode: str = field(default="hard", metadata=help_text("PRM loss on MC labels: 'hard' (Math-Shepherd: any rollout right) or 'soft' (BCE on the MC fraction)."))
+    prm_epochs: float = field(default=6.0, metadata=help_text("PRM training epochs over the MC-labelled solutions."))
+    prm_learning_rate: float = field(default=1e-3, metadata=help_text("PRM peak learning rate."))
+    implicit: bool = field(default=True, metadata=help_text("Also train and evaluate an implicit PRM from outcome labels."))
+    implicit_epochs: float = field(default=2.0, metadata=help_text("Implicit PRM training epochs."))
+    threads: int = field(default=1, metadata=help_text("torch CPU threads; tiny models run fastest single-threaded."))
+    seed: int = field(default=0, metadata=help_text("Seed of problems, sampling and training."))
+    progress: bool = field(default=True, metadata=help_text("Show progress bars."))
 
     def __post_init__(self) -> None:
         errors = [f"{name} must be >= 1 (got {getattr(self, name)})"
@@ -280,6 +277,7 @@ def _evaluate(
     result: dict[str, Any] = {"solutions": len(flat), "f1": {}, "f1_val_threshold": {}, "bon_curves": {}}
     result["pass_at_1"] = round(100.0 * sum(bool(s.correct) for _, s in flat) / max(1, config.bon_n * len(problems)), 2)
     bon: dict[str, Any] = {}
+    gain_over_majority: dict[str, float] = {}  # each scorer's weighted vote minus majority vote at N, unrounded
     for name, (family, options) in scorers.items():
         scorer = load_scorer(family, **options)
         scores = scorer.score([(p.question, s.steps) for p, s in flat])
@@ -303,11 +301,10 @@ def _evaluate(
         bon["majority"] = round(curves["majority@k"][top], 2)
         bon["pass_at_n"] = round(curves["pass@k"][top], 2)
         bon["n"] = curves["n"]
-        bon[f"_{name}_weighted_exact"] = curves["weighted_vote@k"]["min"][top]
-    gap = bon.get("_oracle_weighted_exact", math.nan) - curves["majority@k"][top]
-    gained = bon.get("_prm_weighted_exact", math.nan) - curves["majority@k"][top]
-    bon["gap_closed"] = round(100.0 * gained / gap, 1) if gap > 0 else None  # from the unrounded accuracies
-    result["bon"] = {k: v for k, v in bon.items() if not k.startswith("_")}
+        gain_over_majority[name] = curves["weighted_vote@k"]["min"][top] - curves["majority@k"][top]
+    gap = gain_over_majority.get("oracle", math.nan)
+    bon["gap_closed"] = round(100.0 * gain_over_majority.get("prm", math.nan) / gap, 1) if gap > 0 else None
+    result["bon"] = bon
     return result
 
 

@@ -166,7 +166,8 @@ def pure_token_rewards(
         ``[batch, L]`` rewards: ``r_k - b_i * n_k`` on step ends, plus the verifiable RLOO term at EOS.
     """
     valid = response_mask.bool()
-    ends = (step_end_mask.bool() | _eos_mask(valid)) & valid
+    eos = _eos_mask(valid)
+    ends = (step_end_mask.bool() | eos) & valid
     rewards = token_rewards * valid
     totals = rewards.sum(dim=1)
     lengths = valid.sum(dim=1).to(rewards.dtype)
@@ -184,7 +185,7 @@ def pure_token_rewards(
     shaped = rewards - per_token[:, None] * step_tokens
     if verifiable is not None:
         outcome = rloo(verifiable.to(rewards.dtype), groups) * verifiable_coef
-        shaped = shaped + outcome[:, None] * _eos_mask(valid)
+        shaped = shaped + outcome[:, None] * eos
     return shaped * valid
 
 

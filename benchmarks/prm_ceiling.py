@@ -54,6 +54,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
+import math
 import tempfile
 import time
 from collections.abc import Sequence
@@ -124,39 +125,35 @@ def _encoded(tokenizer: Any, items: Sequence[Item]) -> list[Any]:
     return [encode_implicit(tokenizer, p.question, s.steps) for p, s in items]
 
 
-def _forward(model: Any, tokenizer: Any, items: Sequence[Item]):  # type: ignore[no-untyped-def]
-    """Yield (encoded item, last hidden state (T, H), log-prob of each token (T,)) per item."""
-    import torch
-
-    from prmkit.train._data import pad_batch
-
-    encoded = _encoded(tokenizer, items)
-    with torch.no_grad():
-        for start in range(0, len(encoded), 64):
-            chunk = encoded[start : start + 64]
-            batch = pad_batch([{"input_ids": e.input_ids} for e in chunk], tokenizer.pad_token_id, "right")
-            out = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
-                        position_ids=batch["position_ids"], output_hidden_states=True)
-            logp = out.logits[:, :-1].float().log_softmax(-1).gather(-1, batch["input_ids"][:, 1:, None])[..., 0]
-            for row, item in enumerate(chunk):
-                yield item, out.hidden_states[-1][row], torch.cat([torch.zeros(1), logp[row]])
-
-
 def _likelihood_scores(model: Any, tokenizer: Any, items: Sequence[Item]) -> list[list[float]]:
     """Per step: the smallest probability the LM gives one of the step's tokens."""
-    return [[float(logp[s:e].min().exp()) for s, e in item.step_spans()] for item, _, logp in _forward(model, tokenizer, items)]
+    from prmkit.train.implicit import _response_log_probs
+
+    encoded = _encoded(tokenizer, items)
+    logps = _response_log_probs(model, encoded, tokenizer.pad_token_id, 64, "right")  # response tokens only
+    return [[math.exp(min(lp[s - item.response_start : e - item.response_start])) for s, e in item.step_spans()]
+            for item, lp in zip(encoded, logps)]
 
 
 def _probe_scores(model: Any, tokenizer: Any, records: Sequence[LabelledSolution], test: Sequence[Item]) -> tuple[list[list[float]], float]:
     """Logistic regression on [h(last token of step), h(token before)] of the frozen LM; (test scores, train acc)."""
     import numpy as np
+    import torch
     from sklearn.linear_model import LogisticRegression
 
-    def features(items: Sequence[Item]) -> list[Any]:
-        import torch
+    from prmkit.train._data import pad_batch
 
-        return [np.stack([torch.cat([hidden[p], hidden[p - 1]]).numpy() for p in item.step_positions])
-                for item, hidden, _ in _forward(model, tokenizer, items)]
+    def features(items: Sequence[Item]) -> list[Any]:
+        encoded, out = _encoded(tokenizer, items), []
+        with torch.no_grad():
+            for start in range(0, len(encoded), 64):
+                chunk = encoded[start : start + 64]
+                batch = pad_batch([{"input_ids": e.input_ids} for e in chunk], tokenizer.pad_token_id, "right")
+                hidden = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
+                               position_ids=batch["position_ids"], output_hidden_states=True).hidden_states[-1]
+                out += [np.stack([torch.cat([hidden[row, p], hidden[row, p - 1]]).numpy() for p in item.step_positions])
+                        for row, item in enumerate(chunk)]
+        return out
 
     train_x = np.concatenate(features([(r.problem, r.solution) for r in records]))
     train_y = np.concatenate([np.array(r.labels.labels) >= 0.5 for r in records])

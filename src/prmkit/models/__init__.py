@@ -44,6 +44,7 @@ for _name, _target in {
     "token-cls": "prmkit.models.families:token_cls",
     "orm": "prmkit.models.families:orm",
     "implicit": "prmkit.models.implicit:ImplicitScorer",
+    "likelihood": "prmkit.models.likelihood:LikelihoodScorer",
     "judge": "prmkit.models.judge:JudgeScorer",
     "ensemble": "prmkit.models.ensemble:EnsembleScorer",
     "http": "prmkit.models.backends.http:HTTPScorer",

@@ -35,9 +35,6 @@ __all__ = ["MODES", "ImplicitScorer", "read_implicit_config"]
 
 MODES = ("step", "cumulative")
 CONFIG_FILE = "prmkit.json"
-_LOGIT_CHUNK = (
-    1024  # rows of the vocabulary-sized log-softmax computed at once (bounds memory)
-)
 
 
 def read_implicit_config(path: str | os.PathLike[str]) -> dict[str, Any]:
@@ -170,29 +167,6 @@ class ImplicitScorer:
         """:func:`~prmkit.models.formats.implicit.encode_implicit` with this scorer's tokenizer."""
         return encode_implicit(self.tokenizer, question, list(steps))
 
-    def _log_probs(
-        self, model: Any, ids: Any, mask: Any, rows: Any, cols: Any, targets: Any
-    ) -> Any:
-        """``log model(targets | prefix)`` read at (rows, cols): hidden ``(B, T, H)`` -> ``(N,)`` float32."""
-        import torch
-
-        body = getattr(model, model.base_model_prefix)
-        hidden = body(
-            input_ids=ids, attention_mask=mask, use_cache=False
-        ).last_hidden_state[rows, cols]  # (N, H)
-        lm_head = model.get_output_embeddings()
-        out = []
-        for start in range(
-            0, hidden.shape[0], _LOGIT_CHUNK
-        ):  # (chunk, V) at a time, never (B, T, V)
-            logits = lm_head(hidden[start : start + _LOGIT_CHUNK]).float()
-            out.append(
-                logits.log_softmax(-1).gather(
-                    -1, targets[start : start + _LOGIT_CHUNK, None]
-                )[:, 0]
-            )
-        return torch.cat(out) if out else torch.zeros(0, device=ids.device)
-
     def score(
         self, items: Sequence[tuple[str, Sequence[str]]]
     ) -> list[list[float | None]]:
@@ -203,6 +177,7 @@ class ImplicitScorer:
         """
         import torch
 
+        from prmkit.models._logprobs import response_positions, token_log_probs
         from prmkit.models.backends._batching import pad_right, token_budget_batches
         from prmkit.models.backends._progress import progress_bar
         from prmkit.models.backends._truncation import encode_within
@@ -231,33 +206,9 @@ class ImplicitScorer:
                     [m.input_ids for m in members], self.pad_id, self.device
                 )
                 mask = None if self._causal else mask
-                # response token t (t >= response_start) is predicted by the logits at t - 1
-                rows = [
-                    r
-                    for r, m in enumerate(members)
-                    for _ in range(m.response_start, len(m.input_ids))
-                ]
-                cols = [
-                    t - 1
-                    for m in members
-                    for t in range(m.response_start, len(m.input_ids))
-                ]
-                targets = [
-                    m.input_ids[t]
-                    for m in members
-                    for t in range(m.response_start, len(m.input_ids))
-                ]
-                rows_t, cols_t = (
-                    torch.tensor(rows, device=self.device),
-                    torch.tensor(cols, device=self.device),
-                )
-                targets_t = torch.tensor(targets, device=self.device)
-                ratio = self._log_probs(
-                    self.policy, ids, mask, rows_t, cols_t, targets_t
-                )
-                ratio -= self._log_probs(
-                    self.reference, ids, mask, rows_t, cols_t, targets_t
-                )
+                rows_t, cols_t, targets_t = response_positions(members, self.device)
+                ratio = token_log_probs(self.policy, ids, mask, rows_t, cols_t, targets_t)[0]
+                ratio -= token_log_probs(self.reference, ids, mask, rows_t, cols_t, targets_t)[0]
                 token_rewards = (self.beta * ratio).tolist()
                 offset = 0
                 for b, member in zip(batch, members):

@@ -10,11 +10,21 @@ exact truth that only the arith world provides:
    Carlo (per step) and with OmegaPRM binary search; score both against the exact labels.
 3. **prm** — train a token-classification PRM on the *MC* labels (never on exact labels).
 4. **implicit** — train an implicit PRM from outcome labels only (optional).
-5. **evaluate** — on held-out problems: ProcessBench-style F1 of each PRM (and of the exact oracle)
-   on the policy's own solutions, and best-of-N at N = ``bon_n``: majority vote, PRM best-of-N,
-   PRM-weighted vote, oracle-weighted vote.
-6. **report** — ``report.md``, ``metrics.json`` (flat dotted keys, numbers in percent) and PNG plots
+5. **verifier** — a likelihood verifier (:mod:`prmkit.train.verifier`): the policy taught more
+   arithmetic by expert-iteration rounds on its own outcome-correct samples, read by its token
+   log-probs. It trains in a second process from the start (stages 2-4 use one core, it the other),
+   then is calibrated on the MC-labelled validation split.
+6. **evaluate** — on held-out problems, every verifier on the same ``bon_n`` solutions per problem:
+   ProcessBench-style F1, PRM-weighted vote and best-of-N with 95 % bootstrap intervals, next to
+   majority vote, the self-certainty baseline (the untrained policy's own likelihood) and the exact
+   oracle; the best trained verifier is named (picked on an outcome-labelled selection split).
+7. **report** — ``report.md``, ``metrics.json`` (flat dotted keys, numbers in percent) and PNG plots
    in ``out``; labelling shards resume if the run is interrupted.
+
+The protocol is fixed before any held-out number is seen: thresholds (F1) are picked on the
+MC-labelled validation split, calibrations are fitted there, the verifier's round and the best
+trained verifier are chosen on the selection split (problems disjoint from the training and held-out
+ones, outcome labels only), and weighted vote / best-of-N use min-aggregated step scores.
 """
 
 from __future__ import annotations
@@ -35,7 +45,7 @@ __all__ = ["DemoConfig", "run_demo"]
 
 @dataclass
 class DemoConfig:
-    """Settings of :func:`run_demo`; the defaults finish in about 6 minutes on a 2-core CPU (limit: 10)."""
+    """Settings of :func:`run_demo`; the defaults finish in under 10 minutes on a 2-core CPU."""
 
     out: str = field(default="prmkit-demo", metadata=help_text("Output folder (report.md, metrics.json, plots, checkpoints)."))
     policy: str = field(default="demo", metadata=help_text("Policy checkpoint dir; 'demo' = the one shipped with prmkit."))
@@ -52,16 +62,25 @@ class DemoConfig:
     prm_learning_rate: float = field(default=1e-3, metadata=help_text("PRM peak learning rate."))
     implicit: bool = field(default=True, metadata=help_text("Also train and evaluate an implicit PRM from outcome labels."))
     implicit_epochs: float = field(default=2.0, metadata=help_text("Implicit PRM training epochs."))
+    verifier_problems: int = field(default=4096, metadata=help_text("Training problems of each expert-iteration round of the likelihood verifier."))
+    verifier_rounds: int = field(default=2, metadata=help_text("Expert-iteration rounds (each samples from the newest verifier)."))
+    verifier_samples: int = field(default=4, metadata=help_text("Solutions sampled per problem per round."))
+    verifier_epochs: float = field(default=1.0, metadata=help_text("Epochs over each round's kept solutions."))
+    verifier_learning_rate: float = field(default=1e-3, metadata=help_text("Verifier peak learning rate."))
+    selection_problems: int = field(default=128, metadata=help_text("Problems of the outcome-labelled selection split (8 solutions each) that pick the verifier's round and the best verifier."))
+    parallel: bool = field(default=True, metadata=help_text("Train the verifier in a second process while labelling (uses a second core)."))
     threads: int = field(default=1, metadata=help_text("torch CPU threads; tiny models run fastest single-threaded."))
     seed: int = field(default=0, metadata=help_text("Seed of problems, sampling and training."))
     progress: bool = field(default=True, metadata=help_text("Show progress bars."))
 
     def __post_init__(self) -> None:
         errors = [f"{name} must be >= 1 (got {getattr(self, name)})"
-                  for name in ("label_problems", "samples", "rollouts", "test_problems", "bon_n", "threads")
+                  for name in ("label_problems", "samples", "rollouts", "test_problems", "bon_n", "threads",
+                               "verifier_problems", "verifier_rounds", "verifier_samples", "selection_problems")
                   if getattr(self, name) < 1]
         errors += [f"{name} must be > 0 (got {getattr(self, name)})"
-                   for name in ("prm_epochs", "implicit_epochs", "prm_learning_rate") if getattr(self, name) <= 0]
+                   for name in ("prm_epochs", "implicit_epochs", "prm_learning_rate", "verifier_epochs", "verifier_learning_rate")
+                   if getattr(self, name) <= 0]
         if self.prm_label_mode not in ("hard", "soft"):
             errors.append(f"prm_label_mode must be 'hard' or 'soft' (got {self.prm_label_mode!r})")
         if self.temperature <= 0 or self.rollout_temperature <= 0:
@@ -90,48 +109,46 @@ def run_demo(config: DemoConfig) -> dict[str, Any]:
     from prmkit.generation import load_generator
     from prmkit.tasks.arith import ArithTask
 
-    stage("policy", "1/6 policy")
+    stage("policy", "1/7 policy")
     policy = _policy(config, out)
     task = ArithTask(difficulty="demo", num_train=max(config.label_problems, 1), num_test=max(config.test_problems, 1), seed=config.seed)
     generator = load_generator("transformers", model=policy, num_threads=config.threads, progress=config.progress)
     train_problems = task.problems("train")[: config.label_problems]
     test_problems = task.problems("test")[: config.test_problems]
+    verifier_done = _start_verifier(config, policy, out / "likelihood")
 
-    stage("labels", "2/6 automatic process labels (MC, OmegaPRM)")
+    stage("labels", "2/7 automatic process labels (MC, OmegaPRM)")
     labels = _label(config, task, generator, train_problems, out / "labels", policy)
 
-    stage("prm", "3/6 train a PRM on the MC labels")
+    stage("prm", "3/7 train a PRM on the MC labels")
     prm_path = _train_prm(config, policy, labels["mc_file"], out / "prm")
 
     if config.implicit:
-        stage("implicit", "4/6 train an implicit PRM from outcome labels only")
+        stage("implicit", "4/7 train an implicit PRM from outcome labels only")
         implicit_path = _train_implicit(config, policy, labels["mc_file"], out / "implicit")
 
-    stage("evaluate", "5/6 evaluate on held-out problems")
-    scorers = {"prm": ("token-cls", {"path": str(prm_path)}), "oracle": ("arith-oracle", {})}
+    stage("verifier", "5/7 likelihood verifier (expert iteration on outcome-correct samples)")
+    validation = _validation_split(config, labels["mc_file"])
+    verifier_path = _finish_verifier(verifier_done, validation, console)
+
+    stage("evaluate", "6/7 evaluate every verifier on the same held-out solutions")
+    scorers = {"self_certainty": ("likelihood", {"path": policy, "calibration": _self_certainty_calibration(policy, validation)}),
+               "prm": ("token-cls", {"path": str(prm_path)})}
     if config.implicit:
         scorers["implicit"] = ("implicit", {"path": str(implicit_path)})
-    evaluation = _evaluate(config, task, generator, test_problems, scorers, _validation_split(config, labels["mc_file"]), out)
+    scorers["likelihood"] = ("likelihood", {"path": str(verifier_path)})
+    scorers["oracle"] = ("arith-oracle", {})
+    selection = _read_selection(verifier_path / "selection.jsonl")
+    evaluation = _evaluate(config, task, generator, test_problems, scorers, validation, selection, out)
 
-    stage("report", "6/6 report")
-    metrics = {
-        "policy_pass_at_1": evaluation["pass_at_1"],
-        **{f"labels.{name}.{key}": value for name, stats in labels["agreement"].items() for key, value in stats.items()},
-        **{f"{name}.processbench_f1": evaluation["f1"][name]["f1"] for name in scorers},
-        **{f"{name}.processbench_f1_val_threshold": evaluation["f1_val_threshold"][name]["f1"] for name in scorers},
-        **{f"{name}.val_threshold": evaluation["f1_val_threshold"][name]["threshold"] for name in scorers},
-        "bon.n": evaluation["bon"]["n"],
-        "bon.majority": evaluation["bon"]["majority"],
-        **{f"bon.{key}": value for key, value in evaluation["bon"].items() if key.endswith(("_best", "_weighted"))},
-        "bon.pass_at_n": evaluation["bon"]["pass_at_n"],
-        "bon.gap_closed": evaluation["bon"]["gap_closed"],
-        "elapsed_seconds": round(time.perf_counter() - started, 1),
-    }
+    stage("report", "7/7 report")
+    metrics = _metrics(config, evaluation, labels["agreement"])
+    metrics["elapsed_seconds"] = round(time.perf_counter() - started, 1)
     details = {"config": asdict(config), "stage_started_at_s": stage_started_at, "evaluation": evaluation, "labels": labels["agreement"],
                "versions": {**provenance(), "torch": torch.__version__}}
     metrics = json_safe(metrics)  # NaN (e.g. an F1 with no erroneous solutions to judge) -> null
     write_result(out / "metrics.json", metrics)
-    write_result(out / "details.json", details)
+    write_result(out / "details.json", json_safe(details))
     plots = _plots(evaluation, labels["agreement"], out)
     report = _report(metrics, evaluation, labels["agreement"], plots, config)
     (out / "report.md").write_text(report)
@@ -139,6 +156,19 @@ def run_demo(config: DemoConfig) -> dict[str, Any]:
     console.print(f"[green]done in {metrics['elapsed_seconds']:.0f} s[/green]: {out / 'report.md'}, {out / 'metrics.json'}, "
                   + ", ".join(str(p) for p in plots))
     return metrics
+
+
+#: The verifiers prmkit trains in the demo (candidates for the headline "best trained verifier").
+TRAINED = ("prm", "implicit", "likelihood")
+#: How the report names each scorer.
+DISPLAY = {
+    "majority": "majority vote (no verifier)",
+    "self_certainty": "self-certainty (policy's own likelihood, no training)",
+    "prm": "token-cls PRM (MC labels)",
+    "implicit": "implicit PRM (outcome labels)",
+    "likelihood": "likelihood verifier (expert iteration, outcome labels)",
+    "oracle": "exact oracle",
+}
 
 
 def _policy(config: DemoConfig, out: Path) -> str:
@@ -223,6 +253,74 @@ def _train_implicit(config: DemoConfig, policy: str, train_file: Path, out: Path
     )))
 
 
+def _verifier_job(settings: Any, log: str) -> str:
+    """The verifier's expert iteration, run in its own process; its output goes to ``log``."""
+    import contextlib
+
+    from prmkit.train.verifier import train_verifier
+
+    Path(log).parent.mkdir(parents=True, exist_ok=True)
+    with open(log, "w") as handle, contextlib.redirect_stderr(handle), contextlib.redirect_stdout(handle):
+        return str(train_verifier(settings))
+
+
+def _start_verifier(config: DemoConfig, policy: str, out: Path) -> Any:
+    """Start training the likelihood verifier; return a function that waits for its checkpoint path.
+
+    With ``parallel`` it runs in a second process (spawned: a fresh interpreter, one torch thread)
+    while this one labels and trains the other PRMs; otherwise it runs when waited for.
+    """
+    from prmkit.train.verifier import VerifierTrainConfig
+
+    settings = VerifierTrainConfig(
+        base_model=policy, output_dir=str(out), rounds=config.verifier_rounds, problems=config.verifier_problems,
+        samples=config.verifier_samples, num_epochs=config.verifier_epochs, learning_rate=config.verifier_learning_rate,
+        batch_size=64, eval_every=10**9, selection_problems=config.selection_problems, selection_samples=8,
+        selection_temperature=config.temperature, threads=1, seed=config.seed,
+        task_options=f"difficulty=demo,seed={config.seed}", progress=config.progress and not config.parallel,
+    )
+    if not config.parallel:
+        return lambda: _verifier_job(settings, str(out / "train.log"))
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    executor = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+    future = executor.submit(_verifier_job, settings, str(out / "train.log"))
+    executor.shutdown(wait=False)
+    return future.result
+
+
+def _finish_verifier(wait: Any, validation: Sequence[LabelledSolution], console: Console) -> Path:
+    """Wait for the verifier, calibrate it on the MC-labelled validation split, say what it learned."""
+    import json
+
+    from prmkit.train.verifier import calibrate_verifier
+
+    path = Path(wait())
+    note = calibrate_verifier(path, validation)
+    history = json.loads((path / "eval_history.json").read_text())
+    for entry in history["rounds"]:
+        console.print(f"  round {entry['round']}: kept {entry['kept']} distinct correct of {entry['drawn']} samples, "
+                      f"selection outcome AUROC {entry['outcome_auroc']:.4f} ({entry['seconds']:.0f} s training)")
+    console.print(f"  selected round {history['selected_round']} (base AUROC {history['base_outcome_auroc']:.4f}); "
+                  f"calibrated on {note}; log: {path / 'train.log'}")
+    return path
+
+
+def _self_certainty_calibration(policy: str, validation: Sequence[LabelledSolution]) -> Any:
+    """The untrained policy's likelihood gets the same calibration step as the trained verifier
+    (fitted on the same validation split), so the two differ only by the training."""
+    from prmkit.models.likelihood import LikelihoodScorer, calibrate_on_labels
+
+    return calibrate_on_labels(LikelihoodScorer(policy, calibrate=False, progress=False), validation)[0]
+
+
+def _read_selection(path: Path) -> list[LabelledSolution]:
+    from prmkit.io._jsonl import read_jsonl
+
+    return [LabelledSolution.from_dict(record) for _, record in read_jsonl(path)]
+
+
 def _validation_split(config: DemoConfig, mc_file: Path) -> list[LabelledSolution]:
     """The MC-labelled solutions the PRM trainers held out (same split: their ``val_fraction``, the demo's seed)."""
     from prmkit.train._config import load_train_val
@@ -256,17 +354,22 @@ def _validation_threshold(scorer: Any, records: Sequence[LabelledSolution]) -> f
 
 def _evaluate(
     config: DemoConfig, task: Any, generator: Any, problems: Sequence[Problem],
-    scorers: dict[str, tuple[str, dict[str, Any]]], validation: Sequence[LabelledSolution], out: Path,
+    scorers: dict[str, tuple[str, dict[str, Any]]], validation: Sequence[LabelledSolution],
+    selection: Sequence[LabelledSolution], out: Path,
 ) -> dict[str, Any]:
-    """Sample ``bon_n`` solutions per held-out problem; score them with every PRM; compute the metrics.
+    """Sample ``bon_n`` solutions per held-out problem; score them with every verifier; compute the metrics.
 
     F1 is reported at the fixed threshold 0.5 and at each scorer's threshold picked on ``validation``
-    (MC labels, never the held-out solutions).
+    (MC labels, never the held-out solutions); the comparison (F1 at that threshold, weighted vote,
+    best-of-N, bootstrap intervals) is :func:`prmkit.evaluate.verifiers.compare`. Each trained
+    verifier also scores ``selection`` (outcome-labelled, disjoint problems): its weighted-vote
+    accuracy there names the best one.
     """
     import math
 
     from prmkit.annotate import SolutionSampler
     from prmkit.evaluate.bon import bon_record, evaluate, write_bon
+    from prmkit.evaluate.verifiers import compare, problem_outcome
     from prmkit.metrics import first_error_prediction, processbench_f1
     from prmkit.models import load_scorer
 
@@ -274,10 +377,10 @@ def _evaluate(
     solutions: list[list[Solution]] = sampler(problems)
     flat = [(p, s) for p, sols in zip(problems, solutions) for s in sols]
     gold = [task.first_error(p, s.steps) for p, s in flat]
-    result: dict[str, Any] = {"solutions": len(flat), "f1": {}, "f1_val_threshold": {}, "bon_curves": {}}
+    result: dict[str, Any] = {"solutions": len(flat), "f1": {}, "f1_val_threshold": {}, "bon_curves": {}, "selection_weighted": {}}
     result["pass_at_1"] = round(100.0 * sum(bool(s.correct) for _, s in flat) / max(1, config.bon_n * len(problems)), 2)
-    bon: dict[str, Any] = {}
-    gain_over_majority: dict[str, float] = {}  # each scorer's weighted vote minus majority vote at N, unrounded
+    outcomes: dict[str, list[Any]] = {}
+    by_problem = [(p, sols) for p, sols in _group(selection) if sols]
     for name, (family, options) in scorers.items():
         scorer = load_scorer(family, **options)
         scores = scorer.score([(p.question, s.steps) for p, s in flat])
@@ -290,22 +393,82 @@ def _evaluate(
             predicted = [first_error_prediction(row, threshold) for row in scores]
             tuned = {k: round(v, 2) for k, v in processbench_f1(gold, predicted).items()}
             result["f1_val_threshold"][name] = {**tuned, "threshold": round(threshold, 4)}
-        cursor = iter(scores)
-        records = [bon_record(p, sols, [next(cursor) for _ in sols]) for p, sols in zip(problems, solutions)]
+        cursor, gold_cursor = iter(scores), iter(gold)
+        rows = [[next(cursor) for _ in sols] for sols in solutions]
+        records = [bon_record(p, sols, row) for p, sols, row in zip(problems, solutions, rows)]
         write_bon(out / f"bon_{name}.jsonl", records)
-        curves = evaluate(records, aggregations=("min",), progress=False)
-        result["bon_curves"][name] = curves
-        top = str(curves["n"])
-        bon[f"{name}_best"] = round(curves["best_of_k"]["min"][top], 2)
-        bon[f"{name}_weighted"] = round(curves["weighted_vote@k"]["min"][top], 2)
-        bon["majority"] = round(curves["majority@k"][top], 2)
-        bon["pass_at_n"] = round(curves["pass@k"][top], 2)
-        bon["n"] = curves["n"]
-        gain_over_majority[name] = curves["weighted_vote@k"]["min"][top] - curves["majority@k"][top]
-    gap = gain_over_majority.get("oracle", math.nan)
-    bon["gap_closed"] = round(100.0 * gain_over_majority.get("prm", math.nan) / gap, 1) if gap > 0 else None
-    result["bon"] = bon
+        result["bon_curves"][name] = evaluate(records, aggregations=("min",), progress=False)
+        outcomes[name] = [problem_outcome(sols, row, [next(gold_cursor) for _ in sols], threshold)
+                          for sols, row in zip(solutions, rows)]
+        if name in TRAINED and by_problem:
+            result["selection_weighted"][name] = _weighted_accuracy(scorer, by_problem)
+    result["comparison"] = compare(outcomes, seed=config.seed)
+    result["n"] = config.bon_n
     return result
+
+
+def _group(records: Sequence[LabelledSolution]) -> list[tuple[Problem, list[Solution]]]:
+    """Records in file order grouped by problem."""
+    groups: dict[str, tuple[Problem, list[Solution]]] = {}
+    for record in records:
+        groups.setdefault(record.problem.id, (record.problem, []))[1].append(record.solution)
+    return list(groups.values())
+
+
+def _weighted_accuracy(scorer: Any, by_problem: Sequence[tuple[Problem, list[Solution]]]) -> float:
+    """Weighted-vote accuracy (%) of ``scorer`` over the candidates of each problem."""
+    from prmkit.search.vote import select
+
+    items = [(p.question, s.steps) for p, sols in by_problem for s in sols]
+    cursor = iter(scorer.score(items))
+    hits = 0
+    for _, sols in by_problem:
+        rows = [next(cursor) for _ in sols]
+        hits += bool(sols[select([s.answer for s in sols], rows, how="weighted", aggregation="min")].correct)
+    return 100.0 * hits / len(by_problem)
+
+
+def _metrics(config: DemoConfig, evaluation: dict[str, Any], agreement: dict[str, dict[str, float]]) -> dict[str, Any]:
+    """The flat ``metrics.json``: one block per scorer, the headline ``verifier.*`` = the best trained one."""
+    comparison = evaluation["comparison"]
+    metrics: dict[str, Any] = {
+        "policy_pass_at_1": evaluation["pass_at_1"],
+        **{f"labels.{name}.{key}": value for name, stats in agreement.items() for key, value in stats.items()},
+    }
+    for name, found in comparison.items():
+        metrics[f"{name}.processbench_f1"] = _round(found["f1"]["value"])  # at the validation-picked threshold
+        metrics[f"{name}.processbench_f1_at_0.5"] = evaluation["f1"][name]["f1"]
+        metrics[f"{name}.val_threshold"] = evaluation["f1_val_threshold"][name]["threshold"]
+        metrics[f"{name}.weighted"] = _round(found["weighted"]["value"])
+        metrics[f"{name}.best_of_n"] = _round(found["best"]["value"])
+    any_scorer = next(iter(comparison.values()))
+    majority = any_scorer["majority"]["value"]
+    top = str(evaluation["n"])
+    metrics.update({"bon.n": evaluation["n"], "bon.majority": _round(majority),
+                    "bon.oracle_weighted": metrics.get("oracle.weighted"),
+                    "bon.pass_at_n": _round(next(iter(evaluation["bon_curves"].values()))["pass@k"][top])})
+    selection = evaluation["selection_weighted"]
+    if selection:
+        best = max(selection, key=lambda name: selection[name])  # picked on the selection split, never held-out
+        gap = comparison["oracle"]["weighted"]["value"] - majority if "oracle" in comparison else float("nan")
+        gain = comparison[best]["weighted"]["value"] - majority
+        metrics.update({
+            "verifier.name": best,
+            "verifier.processbench_f1": metrics[f"{best}.processbench_f1"],
+            "verifier.weighted": metrics[f"{best}.weighted"],
+            "verifier.best_of_n": metrics[f"{best}.best_of_n"],
+            "verifier.gap_closed": _round(100.0 * gain / gap) if gap > 0 else None,
+            **{f"verifier.selection_weighted.{name}": _round(value) for name, value in selection.items()},
+        })
+        if "self_certainty" in comparison:
+            metrics["verifier.weighted_minus_self_certainty"] = _round(
+                comparison[best]["weighted"]["value"] - comparison["self_certainty"]["weighted"]["value"])
+    metrics["bon.gap_closed"] = metrics.get("verifier.gap_closed")
+    return metrics
+
+
+def _round(value: float, digits: int = 2) -> float:
+    return round(value, digits)
 
 
 def _plots(evaluation: dict[str, Any], agreement: dict[str, dict[str, float]], out: Path) -> list[Path]:
@@ -315,24 +478,46 @@ def _plots(evaluation: dict[str, Any], agreement: dict[str, dict[str, float]], o
     import matplotlib.pyplot as plt
 
     curves = evaluation["bon_curves"]
-    fig, ax = plt.subplots(figsize=(7, 4.5))
+    fig, ax = plt.subplots(figsize=(7.5, 4.8))
     any_curve = next(iter(curves.values()))
     ks = [int(k) for k in any_curve["majority@k"]]
     ax.plot(ks, [any_curve["pass@k"][str(k)] for k in ks], "k:", label="pass@k (any correct)")
-    ax.plot(ks, [any_curve["majority@k"][str(k)] for k in ks], "o-", label="majority vote")
+    ax.plot(ks, [any_curve["majority@k"][str(k)] for k in ks], "ko-", label="majority vote")
     for name, curve in curves.items():
         ax.plot(ks, [curve["weighted_vote@k"]["min"][str(k)] for k in ks], "s-", label=f"{name}-weighted vote")
-        ax.plot(ks, [curve["best_of_k"]["min"][str(k)] for k in ks], "^--", label=f"{name} best-of-N", alpha=0.6)
     ax.set_xscale("log", base=2)
     ax.set_xticks(ks, [str(k) for k in ks])
     ax.set_xlabel("N (candidates per problem)")
     ax.set_ylabel("accuracy (%)")
-    ax.set_title("arith, held-out problems: best-of-N with PRMs")
+    ax.set_title("arith, held-out problems: verifier-weighted vote vs N")
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()
     bon_png = out / "bon.png"
     fig.savefig(bon_png, dpi=120)
+    plt.close(fig)
+
+    comparison = evaluation["comparison"]
+    names = list(comparison)
+    fig, axes = plt.subplots(1, 3, figsize=(13, 4.2), sharey=True)
+    for ax, (key, title) in zip(axes, (("f1", "ProcessBench F1 (val. threshold)"), ("weighted", f"weighted vote @{evaluation['n']}"),
+                                        ("best", f"best-of-{evaluation['n']}"))):
+        values = [comparison[n][key]["value"] for n in names]
+        errors = [[max(0.0, v - comparison[n][key]["low"]) if v == v else 0.0 for n, v in zip(names, values)],
+                  [max(0.0, comparison[n][key]["high"] - v) if v == v else 0.0 for n, v in zip(names, values)]]
+        ax.barh(range(len(names)), [v if v == v else 0.0 for v in values], xerr=errors, capsize=3, color="tab:blue", alpha=0.8)
+        if key != "f1":
+            ax.axvline(next(iter(comparison.values()))["majority"]["value"], color="k", ls="--", lw=1, label="majority vote")
+            ax.legend(fontsize=8, loc="lower right")
+        ax.set_title(title, fontsize=10)
+        ax.set_xlim(0, 100)
+        ax.grid(True, axis="x", alpha=0.3)
+    axes[0].set_yticks(range(len(names)), names)
+    axes[0].invert_yaxis()
+    fig.suptitle("every verifier on the same held-out solutions (bars: 95 % bootstrap intervals over problems)", fontsize=10)
+    fig.tight_layout()
+    verifiers_png = out / "verifiers.png"
+    fig.savefig(verifiers_png, dpi=120)
     plt.close(fig)
 
     fig, ax = plt.subplots(figsize=(6, 4))
@@ -347,56 +532,64 @@ def _plots(evaluation: dict[str, Any], agreement: dict[str, dict[str, float]], o
     labels_png = out / "labels.png"
     fig.savefig(labels_png, dpi=120)
     plt.close(fig)
-    return [bon_png, labels_png]
+    return [verifiers_png, bon_png, labels_png]
+
+
+def _interval(found: dict[str, float]) -> str:
+    """``62.5 [58.0, 67.0]`` (— where undefined)."""
+    if found["value"] != found["value"]:
+        return "—"
+    return f"{found['value']:.1f} [{_cell(found['low'])}, {_cell(found['high'])}]"
 
 
 def _report(
     metrics: dict[str, Any], evaluation: dict[str, Any], agreement: dict[str, dict[str, float]],
     plots: Sequence[Path], config: DemoConfig,
 ) -> str:
+    n = evaluation["n"]
     lines = [
         "# prmkit demo — the PRM life cycle on arith",
         "",
         f"Policy pass@1 on held-out problems: **{metrics['policy_pass_at_1']:.1f}%** "
         f"(T={config.temperature}, {evaluation['solutions']} solutions). Elapsed: {metrics['elapsed_seconds']:.0f} s.",
         "",
-        "## Automatic process labels vs the exact labels",
-        "",
-        "| annotator | rollouts | rollouts / solution | first-error acc. % | step acc. % |",
-        "|---|---:|---:|---:|---:|",
     ]
+    if "verifier.name" in metrics:
+        gap = metrics["verifier.gap_closed"]
+        lines += [f"**Best trained verifier: {metrics['verifier.name']}** ({DISPLAY.get(metrics['verifier.name'], '')}; picked on the "
+                  f"selection split): F1 {_cell(metrics['verifier.processbench_f1'])}, weighted vote @{n} "
+                  f"{_cell(metrics['verifier.weighted'])} vs majority {_cell(metrics['bon.majority'])} and oracle-weighted "
+                  f"{_cell(metrics['bon.oracle_weighted'])}: " + (f"it closes **{gap:.1f}%** of the gap" if gap is not None
+                                                                   else "no headroom above majority vote") + ".", ""]
+    lines += ["## Every verifier on the same held-out solutions", "",
+              f"{config.test_problems} held-out problems x {n} solutions sampled once (T={config.temperature}); 95 % percentile "
+              "bootstrap intervals over problems (1,000 resamples, the same for every row). Protocol, fixed before testing: "
+              "F1 at the threshold that maximises it on the MC-labelled validation split (the trainers' held-out 10 % of the "
+              "labelled problems; Math-Shepherd hard reading); likelihood scores calibrated on that split; weighted vote and "
+              "best-of-N on min-aggregated step scores; the verifier's round and the best trained verifier picked by "
+              "weighted-vote accuracy / outcome AUROC on a selection split (other training-split problems, outcome labels).",
+              "", f"| verifier | F1 @ val. threshold | weighted vote @{n} | best-of-{n} |", "|---|---:|---:|---:|"]
+    comparison = evaluation["comparison"]
+    majority = next(iter(comparison.values()))["majority"]
+    lines.append(f"| {DISPLAY['majority']} | — | {_interval(majority)} | — |")
+    for name, found in comparison.items():
+        lines.append(f"| {DISPLAY.get(name, name)} | {_interval(found['f1'])} | {_interval(found['weighted'])} | {_interval(found['best'])} |")
+    if evaluation["selection_weighted"]:
+        picks = ", ".join(f"{name} {value:.1f}" for name, value in evaluation["selection_weighted"].items())
+        lines += ["", f"Selection split, weighted-vote accuracy of the trained verifiers: {picks}."]
+    lines += ["", "## Automatic process labels vs the exact labels", "",
+              "| annotator | rollouts | rollouts / solution | first-error acc. % | step acc. % |",
+              "|---|---:|---:|---:|---:|"]
     for name, s in agreement.items():
         lines.append(f"| {name} | {s['rollouts']} | {_cell(s['rollouts_per_solution'])} | {_cell(s['first_error_accuracy'])} "
                      f"| {_cell(s['step_accuracy'])} |")
-    lines += ["", "## ProcessBench-style F1 on the policy's own held-out solutions", "",
-              "`prm` is the token-classification PRM trained on the MC labels; `implicit` learned from outcomes only. "
-              "F1 at the fixed threshold 0.5, and at the threshold that maximises F1 on the MC-labelled validation "
-              "split (picked before testing; the held-out solutions are never used to pick it; — where F1 is "
-              "undefined on that split).", "",
+    lines += ["", "## ProcessBench-style F1 at the fixed threshold 0.5 and at the validation-picked one", "",
               "| scorer | error acc. % @ 0.5 | correct acc. % @ 0.5 | F1 @ 0.5 | val. threshold | F1 @ val. threshold |",
               "|---|---:|---:|---:|---:|---:|"]
     for name, f1 in evaluation["f1"].items():
         tuned = evaluation["f1_val_threshold"][name]
         lines.append(f"| {name} | {_cell(f1['error_acc'])} | {_cell(f1['correct_acc'])} | {_cell(f1['f1'])} "
                      f"| {_cell(tuned['threshold'], 3)} | {_cell(tuned['f1'])} |")
-    bon = evaluation["bon"]
-    lines += ["", f"## Best-of-N at N = {bon['n']} (min-aggregated step scores)", "",
-              "| selection | accuracy % |", "|---|---:|", f"| majority vote | {_cell(bon['majority'])} |"]
-    for name in evaluation["f1"]:
-        label = {"prm": "PRM (MC labels)", "implicit": "implicit PRM"}.get(name, name)
-        lines += [f"| {label} best-of-N | {_cell(bon[f'{name}_best'])} |",
-                  f"| {label}-weighted vote | {_cell(bon[f'{name}_weighted'])} |"]
-    lines += [f"| pass@N (any correct) | {_cell(bon['pass_at_n'])} |", ""]
-    headroom = bon["oracle_weighted"] - bon["majority"]
-    if bon["gap_closed"] is None:
-        lines.append(f"No headroom: the oracle-weighted vote is not above majority vote ({headroom:+.1f} points).")
-    elif bon["gap_closed"] >= 0:
-        lines.append(f"The PRM-weighted vote closes **{bon['gap_closed']}%** of the {headroom:.1f}-point gap between "
-                     "majority vote and the oracle-weighted vote.")
-    else:
-        lines.append(f"The PRM-weighted vote is **{bon['majority'] - bon['prm_weighted']:.1f} points below** majority "
-                     f"vote (gap closed: {bon['gap_closed']}%), while the oracle-weighted vote shows "
-                     f"{headroom:.1f} points of headroom.")
     lines += ["", *[f"![{p.stem}]({p.name})" for p in plots], ""]
     return "\n".join(lines)
 

@@ -1,4 +1,4 @@
-"""`prmkit train prm|implicit|orm`: train reward models on labelled JSONL.
+"""`prmkit train prm|implicit|orm|verifier`: train reward models on labelled JSONL.
 
 Every flag is a field of the trainer's config dataclass (``PRMTrainConfig``, ``ImplicitTrainConfig``,
 ``ORMTrainConfig``: same name with dashes, same help and default), and ``--config run.yaml`` loads
@@ -8,6 +8,7 @@ the same fields from YAML; flags given on the command line override the file. Ex
     prmkit train prm --config prm.yaml --label-mode soft --use-lora
     prmkit train implicit --train-file graded.jsonl --base-model runs/arith_policy --output-dir runs/iprm --beta 0.05
     prmkit train orm --train-file graded.jsonl --base-model runs/arith_policy --output-dir runs/orm
+    prmkit train verifier --train-file labels/mc.jsonl --base-model demo --output-dir runs/verifier --rounds 2
 
 Multi-GPU: ``accelerate launch -m prmkit.cli train prm ...`` runs the same code path on every GPU.
 """
@@ -29,7 +30,10 @@ _COMMANDS = {
                  "Train an implicit PRM from outcome labels only (beta * log pi/pi_ref, cross-entropy)."),
     "orm": ("prmkit.train.orm", "ORMTrainConfig", "train_orm",
             "Train an outcome reward model (sequence classifier: question + solution -> P(correct))."),
+    "verifier": ("prmkit.train.verifier", "VerifierTrainConfig", "train_verifier",
+                 "Train a likelihood verifier: expert-iteration rounds on outcome-correct samples, calibrated on step labels."),
 }
+_FAMILY = {"prm": "token-cls", "verifier": "likelihood"}  # the scorer family each command's checkpoint loads as
 
 
 def _make_command(name: str) -> Any:
@@ -46,13 +50,13 @@ def _make_command(name: str) -> Any:
 
         output = getattr(importlib.import_module(module_name), function_name)(config)
         console.print(f"{name} checkpoint written to [bold]{output}[/bold] "
-                      f"(load it with load_scorer({'token-cls' if name == 'prm' else name!r}, path='{output}'))")
+                      f"(load it with load_scorer({_FAMILY.get(name, name)!r}, path='{output}'))")
 
     module = __import__(module_name, fromlist=[class_name])  # light: torch is imported inside the trainers
     return config_command(getattr(module, class_name), run, name=name, help=help_text, prepare=unescape)
 
 
 def register(app: typer.Typer) -> None:
-    """Add the ``prm``, ``implicit`` and ``orm`` commands to the ``prmkit train`` app."""
+    """Add the ``prm``, ``implicit``, ``orm`` and ``verifier`` commands to the ``prmkit train`` app."""
     for name in _COMMANDS:
         app.command(name=name)(_make_command(name))

@@ -38,8 +38,10 @@ from pathlib import Path
 from typing import Any
 
 from prmkit.models.formats.implicit import ImplicitEncodedItem, encode_implicit
+from prmkit.types import LabelledSolution, first_error_from_labels
 
-__all__ = ["REDUCTIONS", "Calibration", "LikelihoodScorer", "fit_calibration", "write_likelihood_config"]
+__all__ = ["REDUCTIONS", "Calibration", "LikelihoodScorer", "calibrate_on_labels", "fit_calibration", "read_likelihood_config",
+           "write_likelihood_config"]
 
 REDUCTIONS = ("min", "mean", "margin")
 CONFIG_FILE = "prmkit.json"
@@ -243,3 +245,29 @@ class LikelihoodScorer:
         """
         calibrated = self.calibration or (lambda x: _natural(self.reduce, x))
         return [[None if x is None else calibrated(x) for x in row] for row in self.step_features(items)]
+
+
+def calibrate_on_labels(scorer: LikelihoodScorer, records: Sequence[LabelledSolution]) -> tuple[Calibration | None, str]:
+    """Fit ``scorer``'s calibration on step-labelled solutions; ``(calibration or None, what it was fitted on)``.
+
+    Steps up to each solution's first error count (Math-Shepherd hard reading of MC / OmegaPRM
+    labels: label > 0 = correct); later steps say nothing new. A fit whose slope is not positive
+    (a map that would invert the feature) is refused (None) and the natural map stays.
+    """
+    features, labels = [], []
+    known = [r for r in records if r.labels is not None]
+    rows = scorer.step_features([(r.problem.question, r.solution.steps) for r in known]) if known else []
+    for record, row in zip(known, rows):
+        first = first_error_from_labels(list(record.labels.labels), threshold=1e-9)
+        if first is None:
+            continue
+        last = len(row) if first == -1 else first + 1  # steps after the first error say nothing new
+        for k in range(last):
+            features.append(row[k])
+            labels.append(k != first)
+    if len(set(labels)) < 2:
+        return None, f"not calibrated: {len(labels)} validation steps of one class"
+    calibration = fit_calibration(features, labels)
+    if not math.isfinite(calibration.slope) or calibration.slope <= 0:  # a map that inverts the feature is noise
+        return None, f"not calibrated: fitted slope {calibration.slope:.3g} on {len(labels)} steps"
+    return calibration, f"{len(labels)} validation steps of {len(known)} solutions"

@@ -62,7 +62,7 @@ class DemoConfig:
     prm_learning_rate: float = field(default=1e-3, metadata=help_text("PRM peak learning rate."))
     implicit: bool = field(default=True, metadata=help_text("Also train and evaluate an implicit PRM from outcome labels."))
     implicit_epochs: float = field(default=2.0, metadata=help_text("Implicit PRM training epochs."))
-    verifier_problems: int = field(default=4096, metadata=help_text("Training problems of each expert-iteration round of the likelihood verifier."))
+    verifier_problems: int = field(default=4096, metadata=help_text("Fresh training problems per expert-iteration round of the likelihood verifier."))
     verifier_rounds: int = field(default=2, metadata=help_text("Expert-iteration rounds (each samples from the newest verifier)."))
     verifier_samples: int = field(default=4, metadata=help_text("Solutions sampled per problem per round."))
     verifier_epochs: float = field(default=1.0, metadata=help_text("Epochs over each round's kept solutions."))

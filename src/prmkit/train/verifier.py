@@ -5,22 +5,29 @@ are the policy's *confident* mistakes (``benchmarks/prm_ceiling.py``). A verifie
 than the policy. Expert iteration gives it that knowledge from synthesized supervision alone
 (outcome checks, MC / OmegaPRM labels), never from reference solutions or exact step labels:
 
-1. **rounds** (rejection sampling / expert iteration): sample ``samples`` solutions per training
-   problem from the *newest* model at ``temperature``, keep the outcome-correct ones (distinct
-   texts per problem) plus the step-label-correct prefixes of ``train_file`` (steps before the first
-   step no rollout recovered from), and fine-tune on them (LM loss on the solution tokens),
-   continuing the weights of the previous round. Each round's model is better at the task than the
-   last, so the next round keeps more (and harder) solutions.
+1. **rounds** (rejection sampling / expert iteration): sample ``samples`` solutions to each of
+   ``problems`` *fresh* training problems from the *newest* model at ``temperature``, keep the
+   outcome-correct ones (distinct texts per problem) plus the step-label-correct prefixes of
+   ``train_file`` (steps before the first step no rollout recovered from), and fine-tune on them (LM
+   loss on the solution tokens), continuing the weights of the previous round. Each round's model
+   is better at the task than the last, so the next round solves more (and harder) problems.
+   Distinct texts matter: where a problem has one right chain of steps (arith), its correct samples
+   are copies, and training on copies only re-teaches what the model already writes; new problems
+   (free to generate) carry new facts, so a round's data is bounded by the problems it solves.
 2. **selection**: after every round, the outcome AUROC on a *selection split* (problems after the
    training ones, solutions sampled once from the *base* policy, i.e. the solutions the verifier will
-   judge, graded by final answer only) of each solution's aggregated step feature; the best round is kept.
+   judge, graded by final answer only) of each solution's aggregated step feature; the best round is
+   kept. The split is written to ``selection.jsonl`` (``LabelledSolution`` records without step
+   labels) so that later choices (e.g. the demo's vote sharpness) are made on it too.
 3. **calibration**: on the validation split of ``train_file`` (MC / OmegaPRM step labels, Math-
    Shepherd hard reading: label > 0 = correct), a logistic map of the step feature
    (:func:`prmkit.models.likelihood.fit_calibration`) is fitted and stored in ``prmkit.json``.
 
 Optionally (``unlikelihood_weight > 0``) a contrastive term pushes down the first step the labels
 call wrong, at the token the model itself finds least likely there (unlikelihood, Welleck et al.
-2019: ``-log(1 - p(token))``), so the confident mistakes the labels catch become unlikely.
+2019: ``-log(1 - p(token))``), so the confident mistakes the labels catch become unlikely. (On the arith demo it lowered the
+selection AUROC at weight 1: the few hundred labelled wrong steps do not outweigh the damage, so it
+is off by default.)
 
 The checkpoint loads as ``load_scorer("likelihood", path=output_dir)``; it is also still a policy
 (``load_generator("transformers", model=output_dir)``). Training and scoring share the layout of
@@ -70,11 +77,11 @@ class VerifierTrainConfig(TrainConfig):
     task: str = field(default="arith", metadata=help_text("Registered task whose train split gives the problems and whose checker grades outcomes."))
     task_options: str = field(default="difficulty=demo", metadata=help_text("Task options as k=v,k=v (e.g. difficulty=demo,seed=0)."))
     rounds: int = field(default=2, metadata=help_text("Expert-iteration rounds (each samples from the newest model)."))
-    problems: int = field(default=4096, metadata=help_text("Training problems sampled in every round (the first of the task's train split)."))
+    problems: int = field(default=4096, metadata=help_text("Fresh training problems per round (round r takes the r-th slice of the task's train split)."))
     samples: int = field(default=4, metadata=help_text("Solutions sampled per problem per round."))
     temperature: float = field(default=0.7, metadata=help_text("Sampling temperature of the rounds."))
     max_new_tokens: int = field(default=160, metadata=help_text("Token limit of one sampled solution."))
-    selection_problems: int = field(default=128, metadata=help_text("Problems of the outcome-labelled selection split (after the training problems)."))
+    selection_problems: int = field(default=128, metadata=help_text("Problems of the outcome-labelled selection split (after all rounds' training problems)."))
     selection_samples: int = field(default=8, metadata=help_text("Base-policy solutions per selection problem."))
     selection_temperature: float = field(default=1.0, metadata=help_text("Temperature of the selection solutions (that of the solutions to be judged)."))
     reduce: str = field(default="min", metadata=help_text(f"Step feature read by the scorer: {', '.join(REDUCTIONS)}."))
@@ -237,17 +244,17 @@ def train_verifier(config: VerifierTrainConfig, task: Any = None) -> Path:
     output_dir.mkdir(parents=True, exist_ok=True)
     base = resolve_policy(config.base_model)
     labelled_train, labelled_val = load_train_val(config) if config.train_file else ([], [])
+    needed = config.rounds * config.problems + config.selection_problems
     if task is None:
         options = _task_options(config.task_options)
         if config.task == "arith":
-            options.setdefault("num_train", config.problems + config.selection_problems)
+            options.setdefault("num_train", needed)
             options.setdefault("num_test", 1)
         task = load_task(config.task, **options)
     pool = task.problems("train")
-    if len(pool) < config.problems + config.selection_problems:
-        raise ValueError(f"task {config.task!r} has {len(pool)} train problems; problems + selection_problems = "
-                         f"{config.problems + config.selection_problems}")
-    problems, selection_problems = pool[: config.problems], pool[config.problems : config.problems + config.selection_problems]
+    if len(pool) < needed:
+        raise ValueError(f"task {config.task!r} has {len(pool)} train problems; rounds x problems + selection_problems = {needed}")
+    selection_problems = pool[needed - config.selection_problems : needed]
     tokenizer = load_tokenizer(base)
     model = load_from_base(AutoModelForCausalLM, base, seed=config.seed)
 
@@ -268,6 +275,7 @@ def train_verifier(config: VerifierTrainConfig, task: Any = None) -> Path:
     rounds: list[dict[str, Any]] = []
     best_round, best_value = -1, base_metric
     for round_index in range(config.rounds):
+        problems = pool[round_index * config.problems : (round_index + 1) * config.problems]
         solutions = _sample(model, tokenizer, task, problems, config, config.samples, config.temperature,
                             config.seed + round_index)
         seen, rows = set(), list(label_rows)

@@ -43,6 +43,7 @@ for _name, _target in {
     "skywork": "prmkit.models.families:skywork",
     "token-cls": "prmkit.models.families:token_cls",
     "orm": "prmkit.models.families:orm",
+    "verdict": "prmkit.models.families:verdict",
     "implicit": "prmkit.models.implicit:ImplicitScorer",
     "judge": "prmkit.models.judge:JudgeScorer",
     "ensemble": "prmkit.models.ensemble:EnsembleScorer",

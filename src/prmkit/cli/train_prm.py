@@ -1,13 +1,14 @@
-"""`prmkit train prm|implicit|orm`: train reward models on labelled JSONL.
+"""`prmkit train prm|implicit|orm|verdict`: train reward models on labelled JSONL.
 
 Every flag is a field of the trainer's config dataclass (``PRMTrainConfig``, ``ImplicitTrainConfig``,
-``ORMTrainConfig``: same name with dashes, same help and default), and ``--config run.yaml`` loads
+``ORMTrainConfig``, ``VerdictTrainConfig``: same name with dashes, same help and default), and ``--config run.yaml`` loads
 the same fields from YAML; flags given on the command line override the file. Examples::
 
     prmkit train prm --train-file labels.jsonl --base-model runs/arith_policy --output-dir runs/prm
     prmkit train prm --config prm.yaml --label-mode soft --use-lora
     prmkit train implicit --train-file graded.jsonl --base-model runs/arith_policy --output-dir runs/iprm --beta 0.05
     prmkit train orm --train-file graded.jsonl --base-model runs/arith_policy --output-dir runs/orm
+    prmkit train verdict --train-file labels.jsonl --base-model runs/arith_policy --output-dir runs/vprm --lm-weight 0.1
 
 Multi-GPU: ``accelerate launch -m prmkit.cli train prm ...`` runs the same code path on every GPU.
 """
@@ -29,6 +30,8 @@ _COMMANDS = {
                  "Train an implicit PRM from outcome labels only (beta * log pi/pi_ref, cross-entropy)."),
     "orm": ("prmkit.train.orm", "ORMTrainConfig", "train_orm",
             "Train an outcome reward model (sequence classifier: question + solution -> P(correct))."),
+    "verdict": ("prmkit.train.verdict", "VerdictTrainConfig", "train_verdict",
+                "Train a generative verdict PRM (causal LM writes '+'/'-' after a '?' tag behind each step)."),
 }
 
 
@@ -53,6 +56,6 @@ def _make_command(name: str) -> Any:
 
 
 def register(app: typer.Typer) -> None:
-    """Add the ``prm``, ``implicit`` and ``orm`` commands to the ``prmkit train`` app."""
+    """Add the ``prm``, ``implicit``, ``orm`` and ``verdict`` commands to the ``prmkit train`` app."""
     for name in _COMMANDS:
         app.command(name=name)(_make_command(name))

@@ -157,29 +157,17 @@ def predict_verdict_scores(model: Any, tokenizer: Any, items: Sequence[tuple[str
     Returns:
         One list of floats in [0, 1] per item, one per step, in input order.
     """
-    import torch
+    from prmkit.train._data import read_at_positions
 
-    from prmkit.train._data import pad_batch
-
-    device = next(model.parameters()).device
     good, bad = verdict_token_ids(tokenizer)
+
+    def read(m: Any, batch: dict[str, Any]) -> Any:
+        logits = m(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
+                   position_ids=batch["position_ids"]).logits[..., [good, bad]].float()  # (B, T, 2)
+        return logits.softmax(-1)[..., 0]  # (B, T)
+
     encoded = [encode_verdict(tokenizer, question, list(steps)) for question, steps in items]
-    scores: list[list[float]] = []
-    was_training = model.training
-    model.eval()
-    with torch.no_grad():
-        for start in range(0, len(encoded), batch_size):
-            chunk = encoded[start : start + batch_size]
-            batch = pad_batch([{"input_ids": e.input_ids} for e in chunk], tokenizer.pad_token_id, padding_side)
-            batch = {k: v.to(device) for k, v in batch.items()}
-            logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
-                           position_ids=batch["position_ids"]).logits[..., [good, bad]].float()  # (B, T, 2)
-            probs = logits.softmax(-1)[..., 0]  # (B, T)
-            for row, item in enumerate(chunk):
-                offset = int(batch["offsets"][row])
-                scores.append([float(probs[row, offset + p]) for p in item.step_positions])
-    model.train(was_training)
-    return scores
+    return read_at_positions(model, encoded, read, tokenizer.pad_token_id, batch_size, padding_side)
 
 
 def _rows(tokenizer: Any, records: Sequence[LabelledSolution], where: str, config: VerdictTrainConfig,

@@ -46,6 +46,8 @@ for _name, _target in {
     "verdict": "prmkit.models.families:verdict",
     "implicit": "prmkit.models.implicit:ImplicitScorer",
     "judge": "prmkit.models.judge:JudgeScorer",
+    "thinkprm": "prmkit.models.generative:ThinkPRMScorer",
+    "genprm": "prmkit.models.generative:GenPRMScorer",
     "ensemble": "prmkit.models.ensemble:EnsembleScorer",
     "http": "prmkit.models.backends.http:HTTPScorer",
     "arith-oracle": "prmkit.models.oracle:OracleScorer",

@@ -15,7 +15,7 @@ from pathlib import Path
 from prmkit.io._jsonl import write_jsonl
 from prmkit.types import LabelledSolution, Problem, Solution, StepLabels
 
-__all__ = ["CHARS", "make_base", "make_tokenizer", "rule_records", "write_records"]
+__all__ = ["ARITH_POLICY", "CHARS", "make_arith_base", "make_base", "make_tokenizer", "rule_records", "write_records"]
 
 CHARS = list("0123456789+-*=abcdxyzQAns \n")
 
@@ -90,3 +90,30 @@ def rule_records(n: int, seed: int, n_problems: int | None = None) -> list[Label
 def write_records(path: Path, records: list[LabelledSolution]) -> Path:
     write_jsonl(path, (r.to_dict() for r in records))
     return path
+
+
+ARITH_POLICY = Path(__file__).resolve().parents[1] / "src" / "prmkit" / "assets" / "arith_policy"
+
+
+def make_arith_base(directory: Path, seed: int = 0) -> Path:
+    """Save a 2-layer random GPT-2 (untied LM head) with the shipped arith tokenizer in ``directory``.
+
+    The arith tokenizer holds every printable ASCII character (so "?" exists, unlike :data:`CHARS`):
+    the base of the verdict-PRM tests.
+    """
+    import shutil
+
+    import torch
+    from transformers import GPT2Config, GPT2LMHeadModel
+
+    from prmkit.train._data import load_tokenizer
+
+    directory.mkdir(parents=True, exist_ok=True)
+    for name in ("tokenizer.json", "tokenizer_config.json"):
+        shutil.copy(ARITH_POLICY / name, directory / name)
+    tokenizer = load_tokenizer(directory)
+    torch.manual_seed(seed)
+    config = GPT2Config(vocab_size=len(tokenizer), n_embd=32, n_layer=2, n_head=2, n_positions=128,
+                        tie_word_embeddings=False, pad_token_id=0, bos_token_id=1, eos_token_id=2)
+    GPT2LMHeadModel(config).save_pretrained(directory)
+    return directory

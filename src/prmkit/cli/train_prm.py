@@ -1,7 +1,7 @@
-"""`prmkit train prm|implicit|orm|verifier`: train reward models on labelled JSONL.
+"""`prmkit train prm|implicit|orm|verifier|verdict`: train reward models on labelled JSONL.
 
 Every flag is a field of the trainer's config dataclass (``PRMTrainConfig``, ``ImplicitTrainConfig``,
-``ORMTrainConfig``: same name with dashes, same help and default), and ``--config run.yaml`` loads
+``ORMTrainConfig``, ``VerifierTrainConfig``, ``VerdictTrainConfig``: same name with dashes, same help and default), and ``--config run.yaml`` loads
 the same fields from YAML; flags given on the command line override the file. Examples::
 
     prmkit train prm --train-file labels.jsonl --base-model runs/arith_policy --output-dir runs/prm
@@ -9,6 +9,7 @@ the same fields from YAML; flags given on the command line override the file. Ex
     prmkit train implicit --train-file graded.jsonl --base-model runs/arith_policy --output-dir runs/iprm --beta 0.05
     prmkit train orm --train-file graded.jsonl --base-model runs/arith_policy --output-dir runs/orm
     prmkit train verifier --train-file labels/mc.jsonl --base-model demo --output-dir runs/verifier --rounds 2
+    prmkit train verdict --train-file labels.jsonl --base-model runs/arith_policy --output-dir runs/vprm --lm-weight 0.1
 
 Multi-GPU: ``accelerate launch -m prmkit.cli train prm ...`` runs the same code path on every GPU.
 """
@@ -32,6 +33,8 @@ _COMMANDS = {
             "Train an outcome reward model (sequence classifier: question + solution -> P(correct))."),
     "verifier": ("prmkit.train.verifier", "VerifierTrainConfig", "train_verifier",
                  "Train a likelihood verifier: expert-iteration rounds on outcome-correct samples, calibrated on step labels."),
+    "verdict": ("prmkit.train.verdict", "VerdictTrainConfig", "train_verdict",
+                "Train a generative verdict PRM (causal LM writes '+'/'-' after a '?' tag behind each step)."),
 }
 _FAMILY = {"prm": "token-cls", "verifier": "likelihood"}  # the scorer family each command's checkpoint loads as
 
@@ -57,6 +60,6 @@ def _make_command(name: str) -> Any:
 
 
 def register(app: typer.Typer) -> None:
-    """Add the ``prm``, ``implicit``, ``orm`` and ``verifier`` commands to the ``prmkit train`` app."""
+    """Add the ``prm``, ``implicit``, ``orm``, ``verifier`` and ``verdict`` commands to the ``prmkit train`` app."""
     for name in _COMMANDS:
         app.command(name=name)(_make_command(name))

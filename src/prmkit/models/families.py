@@ -38,6 +38,14 @@ from prmkit.models.formats.qwen_math_prm import encode_qwen_math_prm, step_token
 from prmkit.models.formats.rlhflow import encode_rlhflow, plus_minus_ids
 from prmkit.models.formats.skywork import encode_skywork
 from prmkit.models.formats.token_cls import DEFAULT_STEP_SEPARATOR, encode_token_cls
+from prmkit.models.formats.verdict import (
+    NEGATIVE,
+    POSITIVE,
+    VERDICT_TAG,
+    check_verdict_tokenizer,
+    encode_verdict,
+    verdict_token_ids,
+)
 
 __all__ = [
     "BACKENDS",
@@ -53,6 +61,7 @@ __all__ = [
     "skywork",
     "token_cls",
     "token_cls_spec",
+    "verdict",
 ]
 
 Head = Literal["lm_tokens", "two_class", "value", "token_cls", "sequence"]
@@ -187,6 +196,17 @@ FAMILIES: dict[str, FamilySpec] = {
             step_token=DEFAULT_STEP_SEPARATOR,
             reference="outcome reward model: AutoModelForSequenceClassification on the whole solution",
         ),
+        FamilySpec(
+            name="verdict",
+            encode=encode_verdict,
+            head="lm_tokens",
+            positive_token=POSITIVE,
+            negative_token=NEGATIVE,
+            step_token=VERDICT_TAG,
+            label_token_ids=verdict_token_ids,
+            check_tokenizer=check_verdict_tokenizer,
+            reference="prmkit's own GenRM-style layout (prmkit.models.formats.verdict; Zhang et al. 2024)",
+        ),
     )
 }
 
@@ -297,3 +317,8 @@ def token_cls(
 def orm(path: str | None = None, backend: str = "transformers", **options: Any) -> Any:
     """``load_scorer("orm", path=..., backend=...)``: an outcome reward model (last step scored only)."""
     return load_family_scorer("orm", path, backend, **options)
+
+
+def verdict(path: str | None = None, backend: str = "transformers", **options: Any) -> Any:
+    """``load_scorer("verdict", path=..., backend=...)``: a causal LM trained by ``prmkit train verdict``."""
+    return load_family_scorer("verdict", path, backend, **options)

@@ -1,4 +1,4 @@
-"""Trainers: token-classification PRM, implicit PRM, ORM (and the tiny arith policy).
+"""Trainers: token-classification PRM, implicit PRM, ORM, generative verdict PRM (and the tiny arith policy).
 
 Each trainer is a config dataclass plus one function returning the checkpoint directory; the
 ``prmkit train <what>`` commands map their flags onto the same dataclasses. Names load lazily, so
@@ -17,15 +17,18 @@ __all__ = [
     "ImplicitTrainConfig",
     "ORMTrainConfig",
     "PRMTrainConfig",
+    "VerdictTrainConfig",
     "train_implicit",
     "train_orm",
     "train_prm",
+    "train_verdict",
 ]
 
 _WHERE = {
     "PRMTrainConfig": "prmkit.train.prm", "train_prm": "prmkit.train.prm",
     "ImplicitTrainConfig": "prmkit.train.implicit", "train_implicit": "prmkit.train.implicit",
     "ORMTrainConfig": "prmkit.train.orm", "train_orm": "prmkit.train.orm",
+    "VerdictTrainConfig": "prmkit.train.verdict", "train_verdict": "prmkit.train.verdict",
 }
 
 

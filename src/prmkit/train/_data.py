@@ -19,7 +19,7 @@ from prmkit.io._jsonl import FormatError, read_jsonl
 from prmkit.models._tokenizer import load_tokenizer  # trainers and scorers read tokenizers alike
 from prmkit.types import LabelledSolution
 
-__all__ = ["IGNORE_INDEX", "load_labelled", "load_tokenizer", "pad_batch", "split_by_problem"]
+__all__ = ["IGNORE_INDEX", "load_labelled", "load_tokenizer", "pad_batch", "read_at_positions", "split_by_problem"]
 
 #: Label value meaning "no loss here" (the PyTorch / Hugging Face convention).
 IGNORE_INDEX = -100
@@ -134,3 +134,42 @@ def pad_batch(
         is_float = any(isinstance(v, float) for v in flat)
         batch[key] = torch.tensor(values, dtype=torch.float32 if is_float else torch.long)
     return batch
+
+
+def read_at_positions(
+    model: Any,
+    encoded: Sequence[Any],
+    read: Any,
+    pad_token_id: int,
+    batch_size: int = 16,
+    padding_side: str = "right",
+) -> list[list[float]]:
+    """Batched no-grad forward passes reading one value per step position: the trainers' validation.
+
+    Args:
+        model: the model being trained (any mode; restored afterwards).
+        encoded: items with ``input_ids`` and ``step_positions`` (an :class:`EncodedItem`).
+        read: ``read(model, batch) -> (B, T)`` tensor of per-token values (e.g. P(correct)).
+        pad_token_id / batch_size / padding_side: how batches are built (:func:`pad_batch`); the
+            values do not depend on the padding side, since positions come from the mask.
+
+    Returns:
+        One list per item, ``values[row, step_position]`` for each of its steps, in input order.
+    """
+    import torch
+
+    device = next(model.parameters()).device
+    out: list[list[float]] = []
+    was_training = model.training
+    model.eval()
+    with torch.no_grad():
+        for start in range(0, len(encoded), batch_size):
+            chunk = encoded[start : start + batch_size]
+            batch = pad_batch([{"input_ids": e.input_ids} for e in chunk], pad_token_id, padding_side)
+            batch = {k: v.to(device) for k, v in batch.items()}
+            values = read(model, batch)  # (B, T)
+            for row, item in enumerate(chunk):
+                offset = int(batch["offsets"][row])
+                out.append([float(values[row, offset + p]) for p in item.step_positions])
+    model.train(was_training)
+    return out

@@ -146,26 +146,11 @@ def predict_step_scores(
     Returns:
         One list of floats in [0, 1] per item, one per step, in input order.
     """
-    import torch
+    from prmkit.train._data import read_at_positions
 
-    from prmkit.train._data import pad_batch
-
-    device = next(model.parameters()).device
     encoded = [encode_token_cls(tokenizer, question, steps, separator) for question, steps in items]
-    scores: list[list[float]] = []
-    was_training = model.training
-    model.eval()
-    with torch.no_grad():
-        for start in range(0, len(encoded), batch_size):
-            chunk = encoded[start : start + batch_size]
-            batch = pad_batch([{"input_ids": e.input_ids} for e in chunk], tokenizer.pad_token_id, padding_side)
-            batch = {k: v.to(device) for k, v in batch.items()}
-            probs = _forward_logits(model, batch).float().softmax(-1)[..., 1]  # (B, T)
-            for row, item in enumerate(chunk):
-                offset = int(batch["offsets"][row])
-                scores.append([float(probs[row, offset + p]) for p in item.step_positions])
-    model.train(was_training)
-    return scores
+    return read_at_positions(model, encoded, lambda m, batch: _forward_logits(m, batch).float().softmax(-1)[..., 1],
+                             tokenizer.pad_token_id, batch_size, padding_side)
 
 
 def evaluate_step_scores(

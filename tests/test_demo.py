@@ -15,8 +15,8 @@ REQUIRED_KEYS = [
     "elapsed_seconds",
 ]
 TINY = {"label_problems": 6, "samples": 2, "rollouts": 2, "test_problems": 4, "bon_n": 4, "prm_epochs": 1,
-        "implicit_epochs": 0.5, "verifier_problems": 8, "verifier_rounds": 1, "verifier_samples": 2,
-        "selection_problems": 4, "progress": False}
+        "implicit_epochs": 0.5, "verdict_epochs": 0.5, "verifier_problems": 8, "verifier_rounds": 1, "verifier_samples": 2,
+        "selection_problems": 4, "omegaprm_rollouts": 2, "progress": False}
 
 
 def test_tiny_demo_writes_report_metrics_and_plots(tmp_path):
@@ -28,11 +28,11 @@ def test_tiny_demo_writes_report_metrics_and_plots(tmp_path):
     assert written == metrics
     assert all(key in written for key in REQUIRED_KEYS), [k for k in REQUIRED_KEYS if k not in written]
     assert written["oracle.processbench_f1_at_0.5"] == 100.0  # the exact oracle is exact on the policy's own solutions
-    for name in ("prm", "oracle", "implicit", "likelihood", "self_certainty"):  # F1 at the validation-picked threshold
+    for name in ("prm", "oracle", "implicit", "verdict", "likelihood", "self_certainty"):  # F1 at the validation-picked threshold
         assert written[f"{name}.processbench_f1"] is None or 0 <= written[f"{name}.processbench_f1"] <= 100
         assert written[f"{name}.val_threshold"] is None or isinstance(written[f"{name}.val_threshold"], float)
         assert 0 <= written[f"{name}.weighted"] <= 100 and 0 <= written[f"{name}.best_of_n"] <= 100
-    assert written["verifier.name"] in ("prm", "implicit", "likelihood")
+    assert written["verifier.name"] in ("prm", "implicit", "verdict", "likelihood")
     assert written["verifier.weighted"] == written[f"{written['verifier.name']}.weighted"]
     assert written["bon.n"] == 4 and written["labels.mc.rollouts"] > written["labels.omegaprm.rollouts"] > 0
     report = (tmp_path / "report.md").read_text()
@@ -45,7 +45,7 @@ def test_tiny_demo_writes_report_metrics_and_plots(tmp_path):
     assert stored["family"] == "likelihood" and "calibrated_on" in stored
     # Resuming into the same folder with other labelling settings is refused, not silently mixed.
     with pytest.raises(ValueError):
-        run_demo(DemoConfig(out=str(tmp_path), **{**TINY, "rollouts": 3}))
+        run_demo(DemoConfig(out=str(tmp_path), **{**TINY, "rollouts": 3, "omegaprm_rollouts": 3}))
 
 
 def test_demo_config_lists_every_error():

@@ -62,6 +62,8 @@ class DemoConfig:
     prm_learning_rate: float = field(default=1e-3, metadata=help_text("PRM peak learning rate."))
     implicit: bool = field(default=True, metadata=help_text("Also train and evaluate an implicit PRM from outcome labels."))
     implicit_epochs: float = field(default=2.0, metadata=help_text("Implicit PRM training epochs."))
+    verdict_epochs: float = field(default=4.0, metadata=help_text("Generative verdict PRM training epochs over the MC-labelled solutions."))
+    omegaprm_rollouts: int = field(default=10, metadata=help_text("Rollouts per OmegaPRM probe (MC uses `rollouts` per step)."))
     verifier_problems: int = field(default=4096, metadata=help_text("Fresh training problems per expert-iteration round of the likelihood verifier."))
     verifier_rounds: int = field(default=2, metadata=help_text("Expert-iteration rounds (each samples from the newest verifier)."))
     verifier_samples: int = field(default=4, metadata=help_text("Solutions sampled per problem per round."))
@@ -76,10 +78,11 @@ class DemoConfig:
     def __post_init__(self) -> None:
         errors = [f"{name} must be >= 1 (got {getattr(self, name)})"
                   for name in ("label_problems", "samples", "rollouts", "test_problems", "bon_n", "threads",
-                               "verifier_problems", "verifier_rounds", "verifier_samples", "selection_problems")
+                               "verifier_problems", "verifier_rounds", "verifier_samples", "selection_problems",
+                               "omegaprm_rollouts")
                   if getattr(self, name) < 1]
         errors += [f"{name} must be > 0 (got {getattr(self, name)})"
-                   for name in ("prm_epochs", "implicit_epochs", "prm_learning_rate", "verifier_epochs", "verifier_learning_rate")
+                   for name in ("prm_epochs", "implicit_epochs", "verdict_epochs", "prm_learning_rate", "verifier_epochs", "verifier_learning_rate")
                    if getattr(self, name) <= 0]
         if self.prm_label_mode not in ("hard", "soft"):
             errors.append(f"prm_label_mode must be 'hard' or 'soft' (got {self.prm_label_mode!r})")
@@ -109,7 +112,7 @@ def run_demo(config: DemoConfig) -> dict[str, Any]:
     from prmkit.generation import load_generator
     from prmkit.tasks.arith import ArithTask
 
-    stage("policy", "1/7 policy")
+    stage("policy", "1/8 policy")
     policy = _policy(config, out)
     task = ArithTask(difficulty="demo", num_train=max(config.label_problems, 1), num_test=max(config.test_problems, 1), seed=config.seed)
     generator = load_generator("transformers", model=policy, num_threads=config.threads, progress=config.progress)
@@ -117,31 +120,35 @@ def run_demo(config: DemoConfig) -> dict[str, Any]:
     test_problems = task.problems("test")[: config.test_problems]
     verifier_done = _start_verifier(config, policy, out / "likelihood")
 
-    stage("labels", "2/7 automatic process labels (MC, OmegaPRM)")
+    stage("labels", "2/8 automatic process labels (MC, OmegaPRM)")
     labels = _label(config, task, generator, train_problems, out / "labels", policy)
 
-    stage("prm", "3/7 train a PRM on the MC labels")
+    stage("prm", "3/8 train a PRM on the MC labels")
     prm_path = _train_prm(config, policy, labels["mc_file"], out / "prm")
 
     if config.implicit:
-        stage("implicit", "4/7 train an implicit PRM from outcome labels only")
+        stage("implicit", "4/8 train an implicit PRM from outcome labels only")
         implicit_path = _train_implicit(config, policy, labels["mc_file"], out / "implicit")
 
-    stage("verifier", "5/7 likelihood verifier (expert iteration on outcome-correct samples)")
+    stage("verdict", "5/8 train a generative verdict PRM on the MC labels")
+    verdict_path = _train_verdict(config, policy, labels["mc_file"], out / "verdict")
+
+    stage("verifier", "6/8 likelihood verifier (expert iteration on outcome-correct samples)")
     validation = _validation_split(config, labels["mc_file"])
     verifier_path = _finish_verifier(verifier_done, validation, console)
 
-    stage("evaluate", "6/7 evaluate every verifier on the same held-out solutions")
+    stage("evaluate", "7/8 evaluate every verifier on the same held-out solutions")
     scorers = {"self_certainty": ("likelihood", {"path": policy, "calibration": _self_certainty_calibration(policy, validation)}),
                "prm": ("token-cls", {"path": str(prm_path)})}
     if config.implicit:
         scorers["implicit"] = ("implicit", {"path": str(implicit_path)})
+    scorers["verdict"] = ("verdict", {"path": str(verdict_path)})
     scorers["likelihood"] = ("likelihood", {"path": str(verifier_path)})
     scorers["oracle"] = ("arith-oracle", {})
     selection = _read_selection(verifier_path / "selection.jsonl")
     evaluation = _evaluate(config, task, generator, test_problems, scorers, validation, selection, out)
 
-    stage("report", "7/7 report")
+    stage("report", "8/8 report")
     metrics = _metrics(config, evaluation, labels["agreement"])
     metrics["elapsed_seconds"] = round(time.perf_counter() - started, 1)
     details = {"config": asdict(config), "stage_started_at_s": stage_started_at, "evaluation": evaluation, "labels": labels["agreement"],
@@ -161,13 +168,14 @@ def run_demo(config: DemoConfig) -> dict[str, Any]:
 #: Candidate sharpness of the weighted vote (weights = P ** k), picked per verifier on the selection split.
 VOTE_POWERS = (1.0, 2.0, 4.0, 8.0, 16.0, 32.0)
 #: The verifiers prmkit trains in the demo (candidates for the headline "best trained verifier").
-TRAINED = ("prm", "implicit", "likelihood")
+TRAINED = ("prm", "implicit", "verdict", "likelihood")
 #: How the report names each scorer.
 DISPLAY = {
     "majority": "majority vote (no verifier)",
     "self_certainty": "self-certainty (policy's own likelihood, no training)",
     "prm": "token-cls PRM (MC labels)",
     "implicit": "implicit PRM (outcome labels)",
+    "verdict": "generative verdict PRM (MC labels)",
     "likelihood": "likelihood verifier (expert iteration, outcome labels)",
     "oracle": "exact oracle",
 }
@@ -212,7 +220,7 @@ def _label(
     common = {"n": config.rollouts, "temperature": config.rollout_temperature, "seed": config.seed, "max_new_tokens": 160}
     annotators = {
         "mc": MCAnnotator(generator, task, labels=config.prm_label_mode, **common),
-        "omegaprm": OmegaPRMAnnotator(generator, task, mode="solution", **common),
+        "omegaprm": OmegaPRMAnnotator(generator, task, mode="solution", **{**common, "n": config.omegaprm_rollouts}),
     }
     stats: dict[str, dict[str, float]] = {}
     result: dict[str, Any] = {}
@@ -252,6 +260,17 @@ def _train_implicit(config: DemoConfig, policy: str, train_file: Path, out: Path
     return Path(train_implicit(ImplicitTrainConfig(
         train_file=str(train_file), base_model=policy, output_dir=str(out), num_epochs=config.implicit_epochs,
         learning_rate=1e-4, batch_size=16, eval_every=50, seed=config.seed,
+    )))
+
+
+def _train_verdict(config: DemoConfig, policy: str, train_file: Path, out: Path) -> Path:
+    """The policy fine-tuned to write a verdict token after each step (GenRM-style), keeping its LM
+    loss on the correct steps so it stays the policy it was (``lm_weight=1``)."""
+    from prmkit.train.verdict import VerdictTrainConfig, train_verdict
+
+    return Path(train_verdict(VerdictTrainConfig(
+        train_file=str(train_file), base_model=policy, output_dir=str(out), num_epochs=config.verdict_epochs,
+        learning_rate=config.prm_learning_rate, batch_size=32, eval_every=50, lm_weight=1.0, seed=config.seed,
     )))
 
 

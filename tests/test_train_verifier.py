@@ -67,3 +67,15 @@ def test_bad_settings_name_the_field(tmp_path):
         VerifierTrainConfig(train_file="x", base_model="demo", output_dir=str(tmp_path), reduce="max")
     with pytest.raises(ValueError, match="VerifierTrainConfig.rounds"):
         VerifierTrainConfig(train_file="x", base_model="demo", output_dir=str(tmp_path), rounds=0)
+
+
+def test_length_grouped_batches_cover_every_row_once_with_little_padding():
+    from prmkit.train._loop import LengthGroupedBatches
+
+    lengths = [(i * 37) % 90 + 10 for i in range(1000)]
+    batches = list(LengthGroupedBatches(lengths, 16, torch.Generator().manual_seed(0)))
+    assert sorted(i for b in batches for i in b) == list(range(1000))
+    padded = sum(len(b) * max(lengths[i] for i in b) for b in batches)
+    assert padded < 1.1 * sum(lengths)  # random batches of 16 would pad to ~1.7x here
+    again = list(LengthGroupedBatches(lengths, 16, torch.Generator().manual_seed(0)))
+    assert again == batches and list(LengthGroupedBatches(lengths, 16, torch.Generator().manual_seed(1))) != batches

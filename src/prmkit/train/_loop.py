@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["LoopSettings", "run_loop"]
+__all__ = ["LengthGroupedBatches", "LoopSettings", "run_loop"]
 
 
 @dataclass
@@ -36,6 +36,34 @@ class LoopSettings:
     metric: str
     seed: int
     mixed_precision: str = "no"
+    group_by_length: bool = False  # batches of similar lengths (less padding), in random order
+
+
+class LengthGroupedBatches:
+    """Random batches of similar-length rows, as ``transformers.Trainer(group_by_length=True)`` makes them.
+
+    Each epoch: shuffle the rows, cut them into mega-batches of ``50 * batch_size``, sort each by
+    length (longest first) and cut it into batches, then shuffle the batch order. Padding per batch
+    falls to a few tokens while every epoch still sees the rows in a new random grouping.
+    """
+
+    def __init__(self, lengths: Sequence[int], batch_size: int, generator: Any) -> None:
+        self.lengths, self.batch_size, self.generator = list(lengths), batch_size, generator
+
+    def __len__(self) -> int:
+        return math.ceil(len(self.lengths) / self.batch_size)
+
+    def __iter__(self) -> Any:
+        import torch
+
+        order = torch.randperm(len(self.lengths), generator=self.generator).tolist()
+        mega = 50 * self.batch_size
+        batches = []
+        for start in range(0, len(order), mega):
+            chunk = sorted(order[start : start + mega], key=lambda i: -self.lengths[i])
+            batches += [chunk[b : b + self.batch_size] for b in range(0, len(chunk), self.batch_size)]
+        for index in torch.randperm(len(batches), generator=self.generator).tolist():
+            yield batches[index]
 
 
 def _is_better(value: float, best: float | None) -> bool:
@@ -101,9 +129,12 @@ def run_loop(
     )
     set_seed(settings.seed)
     generator = torch.Generator().manual_seed(settings.seed)
-    loader = DataLoader(
-        list(train_rows), batch_size=settings.batch_size, shuffle=True, collate_fn=collate, generator=generator
-    )
+    rows = list(train_rows)
+    if settings.group_by_length:
+        batches = LengthGroupedBatches([len(r["input_ids"]) for r in rows], settings.batch_size, generator)
+        loader = DataLoader(rows, batch_sampler=batches, collate_fn=collate)
+    else:
+        loader = DataLoader(rows, batch_size=settings.batch_size, shuffle=True, collate_fn=collate, generator=generator)
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=settings.learning_rate, weight_decay=settings.weight_decay)
     model, optimizer, loader = accelerator.prepare(model, optimizer, loader)

@@ -41,6 +41,7 @@ Example::
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -294,7 +295,8 @@ def train_verifier(config: VerifierTrainConfig, task: Any = None) -> Path:
             model=model, train_rows=rows, collate=lambda batch: _collate(batch, tokenizer.pad_token_id),
             loss_fn=lambda m, batch: _loss(m, batch, config.unlikelihood_weight),
             evaluate=evaluate, save=lambda m, d=round_dir: (m.save_pretrained(d), tokenizer.save_pretrained(d)),
-            settings=loop_settings(config, has_val=True), description=f"verifier round {round_index + 1}",
+            settings=dataclasses.replace(loop_settings(config, has_val=True), group_by_length=True),
+            description=f"verifier round {round_index + 1}",
             on_eval=history_writer(round_dir),
         )
         value = result["best"][config.metric]

@@ -91,33 +91,15 @@ def test_report_shows_intervals_and_dashes_for_undefined_numbers():
            "majority": cell(60.9, 54.0, 67.5)}
     f1 = {"error_acc": 20.0, "correct_acc": 70.0, "f1": 31.1}
     evaluation = {
-        "solutions": 64, "n": 16, "comparison": {"prm": row}, "selection_weighted": {"prm": 58.0}, "vote_power": {"prm": 4.0},
+        "solutions": 64, "n": 16, "comparison": {"prm": row}, "selection_weighted": {"prm": 58.0},
         "f1": {"prm": f1}, "f1_val_threshold": {"prm": {"error_acc": nan, "correct_acc": nan, "f1": nan, "threshold": None}},
     }
     agreement = {"mc": {"rollouts": 100, "rollouts_per_solution": 10.0, "first_error_accuracy": 70.0, "step_accuracy": 88.0}}
     metrics = {"policy_pass_at_1": 46.9, "elapsed_seconds": 350.0, "verifier.name": "prm", "verifier.processbench_f1": nan,
                "verifier.weighted": 59.0, "bon.majority": 60.9, "bon.oracle_weighted": 85.9, "verifier.gap_closed": -7.6}
     report = _report(metrics, evaluation, agreement, [], DemoConfig())
-    assert "| token-cls PRM (MC labels) | — | 59.0 [52.5, 65.0] | 34.1 [28.0, 40.5] | 4 |" in report
-    assert "| majority vote (no verifier) | — | 60.9 [54.0, 67.5] | — | — |" in report
+    assert "| token-cls PRM (MC labels) | — | 59.0 [52.5, 65.0] | 34.1 [28.0, 40.5] |" in report
+    assert "| majority vote (no verifier) | — | 60.9 [54.0, 67.5] | — |" in report
     assert "closes **-7.6%** of the gap" in report and "nan" not in report
     assert "| prm | 20.0 | 70.0 | 31.1 | — | — |" in report
 
-
-def test_vote_power_is_picked_on_the_selection_split():
-    from prmkit.demo import _vote_power, _weighted_accuracy
-    from prmkit.types import Problem, Solution
-
-    def problem(answers, correct_answer, scores):
-        sols = [Solution("p", ["s"], a, a == correct_answer) for a in answers]
-        return (Problem("p", "Q", correct_answer), sols), [[x] for x in scores]
-
-    # the crowd is wrong (three "7"s) but the verifier ranks the lone right "5" far above them:
-    # only a sharp vote (large k) follows the verifier; a flat one (k = 1) follows the crowd
-    sharp_wins = problem(["5", "7", "7", "7"], "5", [0.9, 0.4, 0.4, 0.4])
-    by_problem, rows = [sharp_wins[0]], [sharp_wins[1]]
-    assert _weighted_accuracy(by_problem, rows, 1.0) == 0.0 and _weighted_accuracy(by_problem, rows, 4.0) == 100.0
-    assert _vote_power(by_problem, rows) == 2.0  # the smallest k that gets it right: 0.81 > 3 * 0.16
-    # when the crowd is right and the verifier slightly off, k = 1 (the smallest) is kept
-    crowd_wins = problem(["5", "5", "5", "7"], "5", [0.5, 0.5, 0.5, 0.6])
-    assert _vote_power([crowd_wins[0]], [crowd_wins[1]]) == 1.0

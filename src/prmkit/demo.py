@@ -165,8 +165,6 @@ def run_demo(config: DemoConfig) -> dict[str, Any]:
     return metrics
 
 
-#: Candidate sharpness of the weighted vote (weights = P ** k), picked per verifier on the selection split.
-VOTE_POWERS = (1.0, 2.0, 4.0, 8.0, 16.0, 32.0)
 #: The verifiers prmkit trains in the demo (candidates for the headline "best trained verifier").
 TRAINED = ("prm", "implicit", "verdict", "likelihood")
 #: How the report names each scorer.
@@ -398,7 +396,7 @@ def _evaluate(
     solutions: list[list[Solution]] = sampler(problems)
     flat = [(p, s) for p, sols in zip(problems, solutions) for s in sols]
     gold = [task.first_error(p, s.steps) for p, s in flat]
-    result: dict[str, Any] = {"solutions": len(flat), "f1": {}, "f1_val_threshold": {}, "bon_curves": {}, "selection_weighted": {}, "vote_power": {}}
+    result: dict[str, Any] = {"solutions": len(flat), "f1": {}, "f1_val_threshold": {}, "bon_curves": {}, "selection_weighted": {}}
     result["pass_at_1"] = round(100.0 * sum(bool(s.correct) for _, s in flat) / max(1, config.bon_n * len(problems)), 2)
     outcomes: dict[str, list[Any]] = {}
     by_problem = [(p, sols) for p, sols in _group(selection) if sols]
@@ -419,14 +417,10 @@ def _evaluate(
         records = [bon_record(p, sols, row) for p, sols, row in zip(problems, solutions, rows)]
         write_bon(out / f"bon_{name}.jsonl", records)
         result["bon_curves"][name] = evaluate(records, aggregations=("min",), progress=False)
-        power = 1.0
-        if by_problem and family != "arith-oracle":
-            selection_rows = _selection_rows(scorer, by_problem)
-            power = _vote_power(by_problem, selection_rows)
-            result["selection_weighted"][name] = _weighted_accuracy(by_problem, selection_rows, power)
-        result["vote_power"][name] = power
-        outcomes[name] = [problem_outcome(sols, _powered(row, power), [next(gold_cursor) for _ in sols], threshold ** power
-                                          if threshold is not None else None) for sols, row in zip(solutions, rows)]
+        if by_problem and name in TRAINED:
+            result["selection_weighted"][name] = _weighted_accuracy(by_problem, _selection_rows(scorer, by_problem))
+        outcomes[name] = [problem_outcome(sols, row, [next(gold_cursor) for _ in sols], threshold)
+                          for sols, row in zip(solutions, rows)]
     result["comparison"] = compare(outcomes, seed=config.seed)
     result["n"] = config.bon_n
     return result
@@ -446,29 +440,13 @@ def _selection_rows(scorer: Any, by_problem: Sequence[tuple[Problem, list[Soluti
     return [[next(cursor) for _ in sols] for _, sols in by_problem]
 
 
-def _powered(rows: Sequence[Sequence[float | None]], power: float) -> list[list[float | None]]:
-    return [[None if x is None else x**power for x in row] for row in rows]
-
-
-def _weighted_accuracy(by_problem: Sequence[tuple[Problem, list[Solution]]], rows: Sequence[Any], power: float = 1.0) -> float:
-    """Weighted-vote accuracy (%) over the candidates of each problem, weights = min step score ** ``power``."""
+def _weighted_accuracy(by_problem: Sequence[tuple[Problem, list[Solution]]], rows: Sequence[Any]) -> float:
+    """PRM-weighted-vote accuracy (%) over the candidates of each problem (min-aggregated step scores)."""
     from prmkit.search.vote import select
 
-    hits = sum(bool(sols[select([s.answer for s in sols], _powered(scores, power), how="weighted", aggregation="min")].correct)
+    hits = sum(bool(sols[select([s.answer for s in sols], scores, how="weighted", aggregation="min")].correct)
                for (_, sols), scores in zip(by_problem, rows))
     return 100.0 * hits / len(by_problem)
-
-
-def _vote_power(by_problem: Sequence[tuple[Problem, list[Solution]]], rows: Sequence[Any]) -> float:
-    """The vote's sharpness, picked on the selection split: weights ``P ** k`` for the k in
-    :data:`VOTE_POWERS` with the best selection weighted-vote accuracy (the smallest k on ties).
-
-    k = 1 is the plain PRM-weighted vote, large k tends to best-of-N: how far to trust a verifier's
-    ranking over the crowd's agreement depends on the verifier, so it is chosen per verifier, like
-    its threshold, before testing.
-    """
-    accuracy = {k: _weighted_accuracy(by_problem, rows, k) for k in VOTE_POWERS}
-    return max(VOTE_POWERS, key=lambda k: (accuracy[k], -k))
 
 
 def _metrics(config: DemoConfig, evaluation: dict[str, Any], agreement: dict[str, dict[str, float]]) -> dict[str, Any]:
@@ -484,7 +462,6 @@ def _metrics(config: DemoConfig, evaluation: dict[str, Any], agreement: dict[str
         metrics[f"{name}.val_threshold"] = evaluation["f1_val_threshold"][name]["threshold"]
         metrics[f"{name}.weighted"] = _round(found["weighted"]["value"])
         metrics[f"{name}.best_of_n"] = _round(found["best"]["value"])
-        metrics[f"{name}.vote_power"] = evaluation["vote_power"][name]
     any_scorer = next(iter(comparison.values()))
     majority = any_scorer["majority"]["value"]
     top = str(evaluation["n"])
@@ -610,17 +587,15 @@ def _report(
               "bootstrap intervals over problems (1,000 resamples, the same for every row). Protocol, fixed before testing: "
               "F1 at the threshold that maximises it on the MC-labelled validation split (the trainers' held-out 10 % of the "
               "labelled problems; Math-Shepherd hard reading); likelihood scores calibrated on that split; weighted vote and "
-              "best-of-N on min-aggregated step scores, the vote's weights P^k with k (its sharpness: 1 = plain weighted vote, "
-              "large = best-of-N) picked per verifier on a selection split (other training-split problems, base-policy "
-              "solutions, outcome labels only), which also picks the verifier's training round (outcome AUROC) and the best "
-              "trained verifier (weighted-vote accuracy).",
-              "", f"| verifier | F1 @ val. threshold | weighted vote @{n} | best-of-{n} | vote k |", "|---|---:|---:|---:|---:|"]
+              "best-of-N on min-aggregated step scores (weights = the calibrated P, no sharpening); the verifier's training "
+              "round (outcome AUROC) and the best trained verifier (weighted-vote accuracy) picked on a selection split (other "
+              "training-split problems, base-policy solutions, outcome labels only).",
+              "", f"| verifier | F1 @ val. threshold | weighted vote @{n} | best-of-{n} |", "|---|---:|---:|---:|"]
     comparison = evaluation["comparison"]
     majority = next(iter(comparison.values()))["majority"]
-    lines.append(f"| {DISPLAY['majority']} | — | {_interval(majority)} | — | — |")
+    lines.append(f"| {DISPLAY['majority']} | — | {_interval(majority)} | — |")
     for name, found in comparison.items():
-        lines.append(f"| {DISPLAY.get(name, name)} | {_interval(found['f1'])} | {_interval(found['weighted'])} | {_interval(found['best'])} "
-                     f"| {evaluation['vote_power'].get(name, 1.0):g} |")
+        lines.append(f"| {DISPLAY.get(name, name)} | {_interval(found['f1'])} | {_interval(found['weighted'])} | {_interval(found['best'])} |")
     if evaluation["selection_weighted"]:
         picks = ", ".join(f"{name} {value:.1f}" for name, value in evaluation["selection_weighted"].items())
         lines += ["", f"Selection split, weighted-vote accuracy of the trained verifiers: {picks}."]

@@ -118,7 +118,7 @@ def run_demo(config: DemoConfig) -> dict[str, Any]:
     generator = load_generator("transformers", model=policy, num_threads=config.threads, progress=config.progress)
     train_problems = task.problems("train")[: config.label_problems]
     test_problems = task.problems("test")[: config.test_problems]
-    verifier_done = _start_verifier(config, policy, out / "likelihood")
+    verifier = _BackgroundVerifier(config, policy, out / "likelihood")
 
     stage("labels", "2/8 automatic process labels (MC, OmegaPRM)")
     labels = _label(config, task, generator, train_problems, out / "labels", policy)
@@ -133,20 +133,22 @@ def run_demo(config: DemoConfig) -> dict[str, Any]:
     stage("verdict", "5/8 train a generative verdict PRM on the MC labels")
     verdict_path = _train_verdict(config, policy, labels["mc_file"], out / "verdict")
 
-    stage("verifier", "6/8 likelihood verifier (expert iteration on outcome-correct samples)")
+    stage("evaluate", "6/8 evaluate every verifier on the same held-out solutions")
     validation = _validation_split(config, labels["mc_file"])
-    verifier_path = _finish_verifier(verifier_done, validation, console)
-
-    stage("evaluate", "7/8 evaluate every verifier on the same held-out solutions")
+    selection = verifier.selection()
+    evaluation = _sample_held_out(config, task, generator, test_problems)
     scorers = {"self_certainty": ("likelihood", {"path": policy, "calibration": _self_certainty_calibration(policy, validation)}),
-               "prm": ("token-cls", {"path": str(prm_path)})}
+               "prm": ("token-cls", {"path": str(prm_path)}), "oracle": ("arith-oracle", {})}
     if config.implicit:
         scorers["implicit"] = ("implicit", {"path": str(implicit_path)})
     scorers["verdict"] = ("verdict", {"path": str(verdict_path)})
-    scorers["likelihood"] = ("likelihood", {"path": str(verifier_path)})
-    scorers["oracle"] = ("arith-oracle", {})
-    selection = _read_selection(verifier_path / "selection.jsonl")
-    evaluation = _evaluate(config, task, generator, test_problems, scorers, validation, selection, out)
+    for name, (family, options) in scorers.items():
+        _judge(evaluation, name, family, options, validation, selection, out)
+
+    stage("verifier", "7/8 likelihood verifier (expert iteration on outcome-correct samples): wait, calibrate, judge")
+    verifier_path = _finish_verifier(verifier, validation, console)
+    _judge(evaluation, "likelihood", "likelihood", {"path": str(verifier_path)}, validation, selection, out)
+    evaluation = _compare(evaluation, config.seed)
 
     stage("report", "8/8 report")
     metrics = _metrics(config, evaluation, labels["agreement"])
@@ -283,39 +285,57 @@ def _verifier_job(settings: Any, log: str) -> str:
         return str(train_verifier(settings))
 
 
-def _start_verifier(config: DemoConfig, policy: str, out: Path) -> Any:
-    """Start training the likelihood verifier; return a function that waits for its checkpoint path.
+class _BackgroundVerifier:
+    """The likelihood verifier's training, started at once and waited for when needed.
 
     With ``parallel`` it runs in a second process (spawned: a fresh interpreter, one torch thread)
-    while this one labels and trains the other PRMs; otherwise it runs when waited for.
+    while this one labels, trains and judges the other verifiers; otherwise it runs here, first.
+    The trainer writes its selection split before its first round, so the other verifiers can be
+    judged on it while it trains.
     """
-    from prmkit.train.verifier import VerifierTrainConfig
 
-    settings = VerifierTrainConfig(
-        base_model=policy, output_dir=str(out), rounds=config.verifier_rounds, problems=config.verifier_problems,
-        samples=config.verifier_samples, num_epochs=config.verifier_epochs, learning_rate=config.verifier_learning_rate,
-        batch_size=64, eval_every=10**9, selection_problems=config.selection_problems, selection_samples=8,
-        selection_temperature=config.temperature, threads=1, seed=config.seed,
-        task_options=f"difficulty=demo,seed={config.seed}", progress=config.progress and not config.parallel,
-    )
-    if not config.parallel:
-        return lambda: _verifier_job(settings, str(out / "train.log"))
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
+    def __init__(self, config: DemoConfig, policy: str, out: Path) -> None:
+        from prmkit.train.verifier import VerifierTrainConfig
 
-    executor = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
-    future = executor.submit(_verifier_job, settings, str(out / "train.log"))
-    executor.shutdown(wait=False)
-    return future.result
+        self.out = out
+        (out / "selection.jsonl").unlink(missing_ok=True)  # a previous run's split must not be read as this one's
+        settings = VerifierTrainConfig(
+            base_model=policy, output_dir=str(out), rounds=config.verifier_rounds, problems=config.verifier_problems,
+            samples=config.verifier_samples, num_epochs=config.verifier_epochs, learning_rate=config.verifier_learning_rate,
+            batch_size=64, eval_every=10**9, selection_problems=config.selection_problems, selection_samples=8,
+            selection_temperature=config.temperature, threads=1, seed=config.seed,
+            task_options=f"difficulty=demo,seed={config.seed}", progress=config.progress and not config.parallel,
+        )
+        if not config.parallel:
+            path = _verifier_job(settings, str(out / "train.log"))
+            self.result = lambda: path
+            return
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        executor = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+        self._future = executor.submit(_verifier_job, settings, str(out / "train.log"))
+        executor.shutdown(wait=False)
+        self.result = self._future.result
+
+    def selection(self) -> list[LabelledSolution]:
+        """The trainer's selection split, once written (re-raises the trainer's error if it failed first)."""
+        file = self.out / "selection.jsonl"
+        while not file.is_file():
+            if getattr(self, "_future", None) is not None and self._future.done():
+                self._future.result()  # raises the trainer's error; a clean finish always wrote the file
+                break
+            time.sleep(1.0)
+        return _read_selection(file)
 
 
-def _finish_verifier(wait: Any, validation: Sequence[LabelledSolution], console: Console) -> Path:
+def _finish_verifier(verifier: _BackgroundVerifier, validation: Sequence[LabelledSolution], console: Console) -> Path:
     """Wait for the verifier, calibrate it on the MC-labelled validation split, say what it learned."""
     import json
 
     from prmkit.train.verifier import calibrate_verifier
 
-    path = Path(wait())
+    path = Path(verifier.result())
     note = calibrate_verifier(path, validation)
     history = json.loads((path / "eval_history.json").read_text())
     for entry in history["rounds"]:
@@ -371,58 +391,68 @@ def _validation_threshold(scorer: Any, records: Sequence[LabelledSolution]) -> f
     return None if math.isnan(threshold) else threshold
 
 
-def _evaluate(
-    config: DemoConfig, task: Any, generator: Any, problems: Sequence[Problem],
-    scorers: dict[str, tuple[str, dict[str, Any]]], validation: Sequence[LabelledSolution],
-    selection: Sequence[LabelledSolution], out: Path,
-) -> dict[str, Any]:
-    """Sample ``bon_n`` solutions per held-out problem; score them with every verifier; compute the metrics.
-
-    F1 is reported at the fixed threshold 0.5 and at each scorer's threshold picked on ``validation``
-    (MC labels, never the held-out solutions); the comparison (F1 at that threshold, weighted vote,
-    best-of-N, bootstrap intervals) is :func:`prmkit.evaluate.verifiers.compare`. Each trained
-    verifier also scores ``selection`` (outcome-labelled, disjoint problems): its weighted-vote
-    accuracy there names the best one.
-    """
-    import math
-
+def _sample_held_out(config: DemoConfig, task: Any, generator: Any, problems: Sequence[Problem]) -> dict[str, Any]:
+    """``bon_n`` solutions per held-out problem (sampled once, judged by every verifier) and the
+    result dict that :func:`_judge` fills in."""
     from prmkit.annotate import SolutionSampler
-    from prmkit.evaluate.bon import bon_record, evaluate, write_bon
-    from prmkit.evaluate.verifiers import compare, problem_outcome
-    from prmkit.metrics import first_error_prediction, processbench_f1
-    from prmkit.models import load_scorer
 
     sampler = SolutionSampler(generator, task, samples=config.bon_n, temperature=config.temperature, seed=config.seed + 1)
     solutions: list[list[Solution]] = sampler(problems)
     flat = [(p, s) for p, sols in zip(problems, solutions) for s in sols]
-    gold = [task.first_error(p, s.steps) for p, s in flat]
-    result: dict[str, Any] = {"solutions": len(flat), "f1": {}, "f1_val_threshold": {}, "bon_curves": {}, "selection_weighted": {}}
-    result["pass_at_1"] = round(100.0 * sum(bool(s.correct) for _, s in flat) / max(1, config.bon_n * len(problems)), 2)
-    outcomes: dict[str, list[Any]] = {}
+    return {"problems": list(problems), "candidates": solutions, "gold": [task.first_error(p, s.steps) for p, s in flat],
+            "solutions": len(flat), "n": config.bon_n, "f1": {}, "f1_val_threshold": {}, "bon_curves": {},
+            "selection_weighted": {}, "outcomes": {},
+            "pass_at_1": round(100.0 * sum(bool(s.correct) for _, s in flat) / max(1, config.bon_n * len(problems)), 2)}
+
+
+def _judge(result: dict[str, Any], name: str, family: str, options: dict[str, Any], validation: Sequence[LabelledSolution],
+           selection: Sequence[LabelledSolution], out: Path) -> None:
+    """Score the held-out candidates with one verifier and record its metrics in ``result``.
+
+    F1 is reported at the fixed threshold 0.5 and at the threshold picked on ``validation`` (MC
+    labels, never the held-out solutions); a trained verifier also scores ``selection``
+    (outcome-labelled, disjoint problems): its weighted-vote accuracy there names the best one.
+    """
+    import math
+
+    from prmkit.evaluate.bon import bon_record, evaluate, write_bon
+    from prmkit.evaluate.verifiers import problem_outcome
+    from prmkit.metrics import first_error_prediction, processbench_f1
+    from prmkit.models import load_scorer
+
+    problems, solutions, gold = result["problems"], result["candidates"], result["gold"]
+    scorer = load_scorer(family, **options)
+    scores = scorer.score([(p.question, s.steps) for p, sols in zip(problems, solutions) for s in sols])
+    predicted = [first_error_prediction(row) for row in scores]
+    result["f1"][name] = {k: round(v, 2) for k, v in processbench_f1(gold, predicted).items()}
+    threshold = _validation_threshold(scorer, validation)
+    if threshold is None:  # nothing to tune on: no number rather than 0.5 dressed up as a tuned one
+        result["f1_val_threshold"][name] = {"error_acc": math.nan, "correct_acc": math.nan, "f1": math.nan, "threshold": None}
+    else:
+        predicted = [first_error_prediction(row, threshold) for row in scores]
+        tuned = {k: round(v, 2) for k, v in processbench_f1(gold, predicted).items()}
+        result["f1_val_threshold"][name] = {**tuned, "threshold": round(threshold, 4)}
+    cursor, gold_cursor = iter(scores), iter(gold)
+    rows = [[next(cursor) for _ in sols] for sols in solutions]
+    records = [bon_record(p, sols, row) for p, sols, row in zip(problems, solutions, rows)]
+    write_bon(out / f"bon_{name}.jsonl", records)
+    result["bon_curves"][name] = evaluate(records, aggregations=("min",), progress=False)
     by_problem = [(p, sols) for p, sols in _group(selection) if sols]
-    for name, (family, options) in scorers.items():
-        scorer = load_scorer(family, **options)
-        scores = scorer.score([(p.question, s.steps) for p, s in flat])
-        predicted = [first_error_prediction(row) for row in scores]
-        result["f1"][name] = {k: round(v, 2) for k, v in processbench_f1(gold, predicted).items()}
-        threshold = _validation_threshold(scorer, validation)
-        if threshold is None:  # nothing to tune on: no number rather than 0.5 dressed up as a tuned one
-            result["f1_val_threshold"][name] = {"error_acc": math.nan, "correct_acc": math.nan, "f1": math.nan, "threshold": None}
-        else:
-            predicted = [first_error_prediction(row, threshold) for row in scores]
-            tuned = {k: round(v, 2) for k, v in processbench_f1(gold, predicted).items()}
-            result["f1_val_threshold"][name] = {**tuned, "threshold": round(threshold, 4)}
-        cursor, gold_cursor = iter(scores), iter(gold)
-        rows = [[next(cursor) for _ in sols] for sols in solutions]
-        records = [bon_record(p, sols, row) for p, sols, row in zip(problems, solutions, rows)]
-        write_bon(out / f"bon_{name}.jsonl", records)
-        result["bon_curves"][name] = evaluate(records, aggregations=("min",), progress=False)
-        if by_problem and name in TRAINED:
-            result["selection_weighted"][name] = _weighted_accuracy(by_problem, _selection_rows(scorer, by_problem))
-        outcomes[name] = [problem_outcome(sols, row, [next(gold_cursor) for _ in sols], threshold)
-                          for sols, row in zip(solutions, rows)]
-    result["comparison"] = compare(outcomes, seed=config.seed)
-    result["n"] = config.bon_n
+    if by_problem and name in TRAINED:
+        result["selection_weighted"][name] = _weighted_accuracy(by_problem, _selection_rows(scorer, by_problem))
+    result["outcomes"][name] = [problem_outcome(sols, row, [next(gold_cursor) for _ in sols], threshold)
+                                for sols, row in zip(solutions, rows)]
+
+
+def _compare(result: dict[str, Any], seed: int) -> dict[str, Any]:
+    """The finished evaluation: bootstrap comparison in :data:`DISPLAY` order, bulky inputs dropped."""
+    from prmkit.evaluate.verifiers import compare
+
+    outcomes = result.pop("outcomes")
+    order = [name for name in DISPLAY if name in outcomes] + [name for name in outcomes if name not in DISPLAY]
+    result["comparison"] = compare({name: outcomes[name] for name in order}, seed=seed)
+    for key in ("problems", "candidates", "gold"):
+        result.pop(key)
     return result
 
 

@@ -80,7 +80,9 @@ class VerifierTrainConfig(TrainConfig):
     rounds: int = field(default=2, metadata=help_text("Expert-iteration rounds (each samples from the newest model)."))
     problems: int = field(default=4096, metadata=help_text("Fresh training problems per round (round r takes the r-th slice of the task's train split)."))
     samples: int = field(default=4, metadata=help_text("Solutions sampled per problem per round."))
-    temperature: float = field(default=0.7, metadata=help_text("Sampling temperature of the rounds."))
+    temperature: float = field(default=1.0, metadata=help_text("Sampling temperature of the rounds."))
+    retry_samples: int = field(default=0, metadata=help_text("More samples for each problem a round's first samples all got wrong (0 = none): the facts the model gets wrong live in those."))
+    retry_temperature: float = field(default=1.2, metadata=help_text("Sampling temperature of the retries (hotter: a confident mistake needs luck to avoid)."))
     max_new_tokens: int = field(default=160, metadata=help_text("Token limit of one sampled solution."))
     selection_problems: int = field(default=128, metadata=help_text("Problems of the outcome-labelled selection split (after all rounds' training problems)."))
     selection_samples: int = field(default=8, metadata=help_text("Base-policy solutions per selection problem."))
@@ -100,7 +102,9 @@ class VerifierTrainConfig(TrainConfig):
         for field_name in ("rounds", "problems", "samples", "selection_problems", "selection_samples", "max_new_tokens", "threads"):
             if getattr(self, field_name) < 1:
                 raise ValueError(f"{name}.{field_name} = {getattr(self, field_name)} must be >= 1")
-        if self.temperature <= 0 or self.selection_temperature <= 0:
+        if self.retry_samples < 0:
+            raise ValueError(f"{name}.retry_samples = {self.retry_samples} must be >= 0")
+        if self.temperature <= 0 or self.selection_temperature <= 0 or self.retry_temperature <= 0:
             raise ValueError(f"{name}: temperature and selection_temperature must be > 0 (the rounds sample)")
         if self.unlikelihood_weight < 0:
             raise ValueError(f"{name}.unlikelihood_weight = {self.unlikelihood_weight} must be >= 0")
@@ -279,6 +283,12 @@ def train_verifier(config: VerifierTrainConfig, task: Any = None) -> Path:
         problems = pool[round_index * config.problems : (round_index + 1) * config.problems]
         solutions = _sample(model, tokenizer, task, problems, config, config.samples, config.temperature,
                             config.seed + round_index)
+        unsolved = [i for i, sols in enumerate(solutions) if not any(s.correct for s in sols)]
+        if config.retry_samples and unsolved:
+            retries = _sample(model, tokenizer, task, [problems[i] for i in unsolved], config, config.retry_samples,
+                              config.retry_temperature, config.seed + 1000 + round_index)
+            for i, extra in zip(unsolved, retries):
+                solutions[i] = solutions[i] + extra
         seen, rows = set(), list(label_rows)
         for problem, sols in zip(problems, solutions):
             for solution in sols:
@@ -300,7 +310,8 @@ def train_verifier(config: VerifierTrainConfig, task: Any = None) -> Path:
             on_eval=history_writer(round_dir),
         )
         value = result["best"][config.metric]
-        rounds.append({"round": round_index + 1, "drawn": drawn, "kept": len(seen), "rows": len(rows),
+        rescued = sum(any(s.correct for s in solutions[i]) for i in unsolved) if config.retry_samples else 0
+        rounds.append({"round": round_index + 1, "drawn": drawn, "kept": len(seen), "rescued_by_retry": rescued, "rows": len(rows),
                        "steps": result["steps"], "seconds": round(result["seconds"], 1), config.metric: value,
                        "history": result["history"]})
         console.print(f"verifier round {round_index + 1}: kept {len(seen)} of {drawn} sampled solutions "

@@ -278,7 +278,6 @@ def train_verifier(config: VerifierTrainConfig, task: Any = None) -> Path:
     console.print(f"verifier: base {config.metric} {base_metric:.4f} on {len(selection)} selection solutions; "
                   f"{len(label_rows)} rows from {config.train_file}")
     rounds: list[dict[str, Any]] = []
-    best_round, best_value = -1, base_metric
     for round_index in range(config.rounds):
         problems = pool[round_index * config.problems : (round_index + 1) * config.problems]
         solutions = _sample(model, tokenizer, task, problems, config, config.samples, config.temperature,
@@ -316,12 +315,12 @@ def train_verifier(config: VerifierTrainConfig, task: Any = None) -> Path:
                        "history": result["history"]})
         console.print(f"verifier round {round_index + 1}: kept {len(seen)} of {drawn} sampled solutions "
                       f"({100 * len(seen) / max(1, drawn):.1f} %), {config.metric} {value:.4f}")
-        if value > best_value:
-            best_round, best_value = round_index, value
         model = AutoModelForCausalLM.from_pretrained(round_dir)  # continue from this round's best weights
-    if best_round < 0:
-        console.print("[yellow]verifier: no round beat the base model on the selection split; keeping round 1[/yellow]")
-        best_round = 0
+    best_round = max(range(len(rounds)), key=lambda r: (rounds[r][config.metric], -r))
+    best_value = rounds[best_round][config.metric]
+    if not best_value > base_metric:
+        console.print(f"[yellow]verifier: no round beat the base model on the selection split ({best_value:.4f} vs "
+                      f"{base_metric:.4f}); keeping the best round, {best_round + 1}[/yellow]")
     chosen = output_dir / f"round-{best_round + 1}"
     for item in chosen.iterdir():
         if item.is_file():

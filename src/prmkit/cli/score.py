@@ -23,7 +23,7 @@ from typing import Annotated, Any
 
 import typer
 
-from prmkit.cli._common import console, fail, load_cli_scorer
+from prmkit.cli._common import console, fail, load_cli_scorer, output_file
 
 __all__ = ["NAME", "HELP", "run", "read_items"]
 
@@ -59,7 +59,6 @@ def _sniff(path: Path) -> str:
     except FormatError as err:
         fail(f"{err}. If this is not JSONL (e.g. ProcessBench's JSON), pass --format (one of: {', '.join(_format_names())})")
     fail(f"{path} holds no records")
-    raise AssertionError  # fail() exits
 
 
 def _format_names() -> list[str]:
@@ -133,6 +132,7 @@ def run(
         fail(f"--batch-size must be >= 1, got {batch_size}")
     if not input.exists():
         fail(f"--input {input} does not exist")
+    output_file(output, "--output")
     try:
         rows = read_items(input, format)
     except (FormatError, UnknownNameError, ValueError) as err:

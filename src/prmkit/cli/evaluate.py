@@ -325,7 +325,8 @@ def steps(
 ) -> None:
     """Step metrics (AUROC, F1, negative F1, ECE, first-error accuracy) on any step-labelled set.
 
-    Scores lines: {"id": "<solution.meta['id'] or problem.id>", "scores": \\[float per step]}.
+    Scores lines: {"id": "<solution.meta['id'] or problem.id>", "scores": \\[float in 0..1 per step]}; when
+    several records share an id they are numbered in file order ("p/0", "p/1"), as `prmkit score` writes them.
 
     Examples:
 
@@ -358,15 +359,21 @@ def steps(
             records = read_prmbench(*data)
         else:
             fail(f"--format {data_format!r} must be labelled, processbench or prmbench")
+        keys = sm.record_keys(records)  # the ids `prmkit score` writes for these records
         if scores is not None:
-            step_scores: Any = read_scores(scores, ["id"])
+            by_key = read_scores(scores, ["id"])
+            missing = [key for key in keys if key not in by_key]
+            if missing:
+                fail(f"--scores {scores} has no line for {len(missing)} of {len(keys)} records (first: {missing[0]!r}); "
+                     "write it with `prmkit score --input` on the same --data file")
+            step_scores: Any = [by_key[key] for key in keys]
         else:
             step_scores = score_items(
                 load_cli_scorer(model, path, backend, option),  # type: ignore[arg-type]
                 [(r.problem.question, r.solution.steps) for r in records],
                 batch_size=batch_size,
                 description="steps",
-                ids=[sm.record_key(r) for r in records],
+                ids=keys,
             )
         result = sm.evaluate(records, step_scores, threshold=threshold, bins=bins)
     except (FormatError, ValueError, KeyError) as err:

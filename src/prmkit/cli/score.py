@@ -17,7 +17,6 @@ Example:
 from __future__ import annotations
 
 import json
-from collections import Counter
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -97,16 +96,14 @@ def read_items(path: Path, fmt: str) -> list[dict[str, Any]]:
             from prmkit.io.convert import read_records
             records = read_records(fmt, path)
         for record in records:
-            row = {"id": record.problem.id, "question": record.problem.question, "steps": list(record.solution.steps)}
+            row = {"id": str(record.solution.meta.get("id") or record.problem.id), "question": record.problem.question, "steps": list(record.solution.steps)}
             row.update({k: record.solution.meta[k] for k in _KEY_FIELDS if k in record.solution.meta})
             rows.append(row)
-    counts = Counter(row["id"] for row in rows)
-    seen: Counter[str] = Counter()
-    for row in rows:  # several solutions of one problem: keep ids unique
-        if counts[row["id"]] > 1:
-            base = row["id"]
-            row["id"] = f"{base}/{seen[base]}"
-            seen[base] += 1
+    from prmkit.evaluate.step_metrics import unique_keys
+
+    # several solutions of one problem: numbered ids, the keys `prmkit eval steps` matches them by
+    for row, key in zip(rows, unique_keys([row["id"] for row in rows])):
+        row["id"] = key
     return rows
 
 

@@ -130,7 +130,8 @@ def resolve_inputs(config: TrainConfig) -> None:
         value = getattr(config, field_name)
         if value is not None and not Path(value).is_file():
             state = "is a folder" if Path(value).is_dir() else "does not exist"
-            raise InputError(f"{name}.{field_name} = {value!r} {state}; give a JSONL file of LabelledSolution records")
+            hint = " (annotate shards: `cat DIR/shard-*.jsonl > train.jsonl`)" if Path(value).is_dir() else ""
+            raise InputError(f"{name}.{field_name} = {value!r} {state}; give a JSONL file of LabelledSolution records{hint}")
     try:
         config.base_model = resolve_policy(config.base_model)
     except FileNotFoundError as err:

@@ -52,7 +52,7 @@ def test_mc_writes_shards_prints_where_and_resumes(fakes, tmp_path):
 
     changed = CliRunner().invoke(app, [*args, "--task-option", "seed=1", "--n", "4"])
     message = " ".join(changed.output.split())  # rich may wrap the long line anywhere there is a space
-    assert changed.exit_code == 1 and "config.n: 3 -> 4" in message and "config.job" in message
+    assert changed.exit_code == 2 and "config.n: 3 -> 4" in message and "config.job" in message
 
 
 def test_omegaprm_tree_and_bad_options(fakes, tmp_path):
@@ -64,9 +64,9 @@ def test_omegaprm_tree_and_bad_options(fakes, tmp_path):
     assert CALLS[0].completions <= 3 * 24
 
     bad = CliRunner().invoke(app, ["annotate", "omegaprm", *BASE, "--mode", "forest", "--out", str(tmp_path / "b")])
-    assert bad.exit_code == 1 and "OmegaPRMConfig.mode" in " ".join(bad.output.split())
+    assert bad.exit_code == 2 and "--mode must be one of" in " ".join(bad.output.split())
     unknown = CliRunner().invoke(app, ["annotate", "mc", *BASE[:2], "--generator", "nope", "--out", str(tmp_path / "c")])
-    assert unknown.exit_code == 1 and "Unknown generator 'nope'" in " ".join(unknown.output.split())
+    assert unknown.exit_code == 2 and "Unknown generator 'nope'" in " ".join(unknown.output.split())
 
 
 def test_label_given_solutions_from_jsonl(fakes, tmp_path):
@@ -91,7 +91,7 @@ def test_label_given_solutions_from_jsonl(fakes, tmp_path):
 
     (tmp_path / "bad.jsonl").write_text('{"problem": {"id": "x", "question": "C 1 2"}}\n')
     bad = CliRunner().invoke(app, [*args[:-4], "--solutions", str(tmp_path / "bad.jsonl"), "--out", str(tmp_path / "b")])
-    assert bad.exit_code == 1 and "bad.jsonl:1: not a LabelledSolution record" in " ".join(bad.output.split())
+    assert bad.exit_code == 2 and "bad.jsonl:1: not a LabelledSolution record" in " ".join(bad.output.split())
 
 
 def test_units_from_records_groups_by_problem_and_rejects_id_clashes():
@@ -109,13 +109,13 @@ def test_units_from_records_groups_by_problem_and_rejects_id_clashes():
 
 def test_unknown_generator_option_is_an_error_not_a_traceback(fakes, tmp_path):
     result = CliRunner().invoke(app, ["annotate", "mc", *BASE, "--generator-option", "q=1", "--out", str(tmp_path)])
-    assert result.exit_code == 1 and "does not take the options ['q']" in " ".join(result.output.split())
+    assert result.exit_code == 2 and "does not take the options ['q']" in " ".join(result.output.split())
 
 
 def test_missing_local_policy_dir_is_named(fakes, tmp_path):
     missing = str(tmp_path / "no-such-policy")
     args = ["annotate", "mc", "--task", "chain-fake", "--generator", "chain-fake", "--policy", missing, "--split", "test"]
     result = CliRunner().invoke(app, [*args, "--out", str(tmp_path / "out")])
-    assert result.exit_code == 1
-    assert f"policy checkpoint directory {missing} does not exist" in " ".join(result.output.split())
+    assert result.exit_code == 2
+    assert f"--policy {missing}: no such folder" in " ".join(result.output.split())
     assert not CALLS  # failed before any generator was built

@@ -161,8 +161,8 @@ def test_cli_convert_errors_exit_1_with_the_reason(tmp_path):
     result = CliRunner().invoke(
         app, ["convert", "--from", "gsm8k", "--to", "trl", str(FIXTURES / "gsm8k_test_head5.jsonl"), str(out)]
     )
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert "no step labels" in result.output
     assert not out.exists()
     result = CliRunner().invoke(app, ["convert", "--from", "tlr", "--to", "trl", str(FIXTURES / "trl_sample.jsonl"), str(out)])
-    assert result.exit_code == 1 and "Did you mean: trl" in result.output
+    assert result.exit_code == 2 and "Did you mean: trl" in result.output

@@ -181,3 +181,30 @@ def test_reads_what_search_writes(tmp_path):
     write_bon(path, [line])
     with pytest.raises(FormatError, match=r"candidates\[1\].*'correct'"):
         read_bon(path)
+
+
+def test_cli_evaluates_a_multi_method_search_output_per_run_and_says_when_k_is_capped(tmp_path):
+    """`prmkit search --method a --method b` writes a line per problem per method: one run each, not 2x the problems."""
+    from typer.testing import CliRunner
+
+    from prmkit.cli import app
+
+    def line(pid, method, n, correct):
+        candidates = [{"answer": str(j), "correct": j == 0 and correct, "scores": [0.9 - 0.1 * j]} for j in range(n)]
+        return json.dumps({"problem_id": pid, "method": method, "meta": {"n": n}, "candidates": candidates})
+
+    data = tmp_path / "search.jsonl"
+    data.write_text("\n".join([line("p0", "beam", 4, True), line("p1", "beam", 4, False),
+                               line("p0", "best_of_n", 2, True), line("p1", "best_of_n", 2, True)]) + "\n")
+    out = tmp_path / "bon.json"
+    result = CliRunner().invoke(app, ["eval", "bon", "--data", str(data), "--output", str(out)])
+    assert result.exit_code == 0, result.output
+    runs = json.loads(out.read_text())["runs"]
+    assert set(runs) == {"beam N=4", "best_of_n N=2"}
+    assert runs["beam N=4"]["num_problems"] == 2 and runs["beam N=4"]["ks"][-1] == 4
+    assert runs["beam N=4"]["best_of_k"]["min"]["1"] < runs["best_of_n N=2"]["best_of_k"]["min"]["1"]
+
+    mixed = tmp_path / "mixed.jsonl"  # one run, unequal candidate counts: k stops at 2, and it is said
+    mixed.write_text(line("p0", "beam", 4, True) + "\n" + line("p1", "beam", 2, True).replace('"n": 2', '"n": 4') + "\n")
+    result = CliRunner().invoke(app, ["eval", "bon", "--data", str(mixed), "--output", str(out)])
+    assert result.exit_code == 0 and "k stops at 2" in " ".join(result.output.split()) and "'p1'" in result.output

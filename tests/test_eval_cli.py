@@ -74,10 +74,10 @@ def test_processbench_cli_errors_name_the_record(tmp_path):
     scores = tmp_path / "s.jsonl"
     _pb_scores(scores, records[:-1])
     result = _invoke("processbench", "--data", GSM8K, "--scores", scores, "--output", tmp_path / "x.json")
-    assert result.exit_code == 1 and records[-1].problem.id in result.output
+    assert result.exit_code == 2 and records[-1].problem.id in result.output
     assert not (tmp_path / "x.json").exists()
     result = _invoke("processbench", "--data", GSM8K, "--output", tmp_path / "x.json")
-    assert result.exit_code == 1 and "exactly one of --scores" in result.output
+    assert result.exit_code == 2 and "exactly one of --scores" in result.output
 
 
 def test_prmbench_cli(tmp_path):
@@ -124,7 +124,7 @@ def test_bon_cli_with_plot(tmp_path):
     png = out.with_suffix(".png")
     assert png.exists() and png.read_bytes()[:4] == b"\x89PNG"
     bad = _invoke("bon", "--data", data, "--ks", "1,x", "--output", out)
-    assert bad.exit_code == 1 and "--ks" in bad.output
+    assert bad.exit_code == 2 and "--ks" in bad.output
 
 
 def test_steps_cli_on_processbench_format(tmp_path):

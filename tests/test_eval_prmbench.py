@@ -134,3 +134,38 @@ def test_evaluate_scorer_with_dummy_on_real_phase1_file():
     assert result["tp"] + result["fp"] == steps and result["fp"] == errors
     assert result["negative_f1"] == 0.0
     assert result["f1"] == pytest.approx(100 * 2 * (steps - errors) / (2 * (steps - errors) + errors))
+
+
+class _StrictScorer:
+    """Refuses an empty step the way every PRM input format does ("item i: step k is empty"), and
+    also refuses one chosen question, as a record no format could encode."""
+
+    def __init__(self, refuse_question: str | None = None):
+        self.refuse_question = refuse_question
+
+    def score(self, items):
+        for i, (question, steps) in enumerate(items):
+            for k, step in enumerate(steps):
+                if not step.strip():
+                    raise ValueError(f"item {i}: step {k} is empty; steps must be non-empty text")
+            if question == self.refuse_question:
+                raise ValueError(f"item {i}: too long")
+        return [[0.3 + 0.4 * (k % 2) for k in range(len(steps))] for _, steps in items]
+
+
+@pytest.mark.skipif(not shared("prmbench").exists() and not os.environ.get("CI"), reason="shared PRMBench absent")
+def test_every_shipped_prmbench_file_completes_with_a_scorer_that_refuses_empty_steps():
+    files = sorted(shared("prmbench").glob("*.jsonl"))
+    records = read_prmbench(*files)
+    result = evaluate_scorer(records, _StrictScorer(), batch_size=32, progress=False)
+    assert result["num_samples"] == 718 and not math.isnan(result["prmscore"])
+    empty = result["scores"]["deception_prm_test_p1_87"]
+    assert empty[15] is None and all(s is not None for k, s in enumerate(empty) if k != 15)  # the empty step 16
+
+
+@pytest.mark.skipif(not shared("prmbench").exists() and not os.environ.get("CI"), reason="shared PRMBench absent")
+def test_a_record_that_cannot_be_scored_is_named_by_id_not_batch_position():
+    records = read_prmbench(shared("prmbench", "prm800k_test_p1_4o_deception.jsonl"))
+    culprit = records[40]
+    with pytest.raises(ValueError, match=f"record '{culprit.problem.id}' cannot be scored: too long"):
+        evaluate_scorer(records, _StrictScorer(culprit.problem.question), batch_size=32, progress=False)

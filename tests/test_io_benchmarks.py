@@ -68,15 +68,18 @@ def test_all_prmbench_phase1_records_load_with_zero_based_error_indices():
     records = read_prmbench(*files)
     assert len(records) == len(raw) == 718
     assert len({r.problem.id for r in records}) == len(records)
-    out_of_range = 0
+    out_of_range = empty = 0
     for item, original in zip(records, raw):
         steps = original["modified_process"]
         assert item.solution.steps == steps
         assert item.solution.meta["idx"] == original["idx"]
         assert item.solution.meta["classification"] == original["classification"]
         wrong = [i for i, label in enumerate(item.labels.labels) if label == 0.0]
-        assert wrong == sorted({e - 1 for e in original["error_steps"] if e <= len(steps)})
-        assert all(label in (0.0, 1.0) for label in item.labels.labels)
+        graded = {i for i, step in enumerate(steps) if step.strip()}
+        assert wrong == sorted({e - 1 for e in original["error_steps"] if e <= len(steps)} & graded)
+        assert all(label in (0.0, 1.0) for i, label in enumerate(item.labels.labels) if i in graded)
+        assert all(item.labels.labels[i] is None for i in range(len(steps)) if i not in graded)
+        empty += len(steps) - len(graded)
         if max(original["error_steps"]) > len(steps):
             out_of_range += 1
         if min(original["error_steps"]) <= len(steps):
@@ -84,6 +87,7 @@ def test_all_prmbench_phase1_records_load_with_zero_based_error_indices():
         else:
             assert item.labels.first_error is None
     assert out_of_range > 0  # the documented quirk really occurs in the data
+    assert empty == 1  # deception prm_test_p1_87 step 16: not graded
 
 
 def test_prmbench_hand_record_and_correct_samples(tmp_path):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import pytest
 
 from prmkit.models import load_scorer
+from tests._data import needs_shared, shared
 from tests._tiny_models import (
     FAMILY_TOKENIZER,
     QWEN_VOCAB,
@@ -252,6 +253,24 @@ def test_scores_equal_model_card_reference(ckpt, family, reference):
     assert (
         _spread(want) > 0.05 or family == "orm"
     )  # random weights spread the scores: not a vacuous match
+
+
+@needs_shared("processbench", "gsm8k.json")
+def test_math_shepherd_scores_the_processbench_steps_that_end_in_whitespace(ckpt):
+    """The 9 ProcessBench GSM8K items with a step like "step!  " (whose " ки" would tokenize as '▁▁', 'ки'
+    pieces without the tag token) get one score per step, equal to the model-card recipe on the
+    stripped steps, as OpenR and RLHFlow's evaluation scripts feed them; scored in one call with the
+    clean items, so none of them costs the batch."""
+    from prmkit.io.processbench import read_processbench
+
+    records = read_processbench(shared("processbench", "gsm8k.json"))
+    ragged = [r for r in records if any(step != step.rstrip() for step in r.solution.steps)]
+    assert len(ragged) == 9
+    items = [(r.problem.question, r.solution.steps) for r in ragged + records[:3]]
+    path = ckpt("math-shepherd")
+    got = _load("math-shepherd", path).score(items)
+    assert [len(row) for row in got] == [len(steps) for _, steps in items]
+    _assert_close(got, _ref_math_shepherd(path, [(q, [step.strip() for step in steps]) for q, steps in items]))
 
 
 def test_orm_two_labels_uses_softmax(ckpt):

@@ -233,4 +233,4 @@ def test_cli_search_runs_the_shipped_policy_with_the_oracle(tmp_path):
     assert [(r["method"], r["meta"]["n"]) for r in records] == [("best_of_n", 4)] * 2 + [("beam", 4)] * 2
     assert out.with_suffix(".png").stat().st_size > 1000
     bad = CliRunner().invoke(app, ["search", "--prm", str(tmp_path / "missing"), "--out", str(out)])
-    assert bad.exit_code == 1 and "no PRM directory" in bad.output
+    assert bad.exit_code == 2 and "neither a PRM checkpoint folder" in " ".join(bad.output.split())

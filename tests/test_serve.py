@@ -236,5 +236,5 @@ def test_cli_serve_refuses_unknown_scorer_before_binding():
     from prmkit.cli import app
 
     result = CliRunner().invoke(app, ["serve", "--model", "dumm"])
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert "Did you mean: dummy" in result.output

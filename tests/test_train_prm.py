@@ -35,7 +35,7 @@ def test_labels_sit_on_step_separators_only(qwen_base: Path) -> None:
         labels=StepLabels(labels=[1.0, 0.25, None]),
     )
     for mode, expected in (("hard", [1, 0]), ("soft", [1.0, 0.25])):
-        config = PRMTrainConfig(train_file="-", base_model="-", output_dir="-", label_mode=mode)
+        config = PRMTrainConfig(train_file="-", base_model="-", output_dir="-", label_mode=mode, max_length=1024)
         row = _encode_record(tokenizer, record, "here", config)
         positions = encode_token_cls(tokenizer, "Q 2+3", record.solution.steps).step_positions
         assert row["input_ids"] == encode_token_cls(tokenizer, "Q 2+3", record.solution.steps).input_ids
@@ -111,7 +111,7 @@ def test_training_loss_does_not_depend_on_padding_side(qwen_base: Path, label_mo
 
     tokenizer = load_tokenizer(qwen_base)
     model = AutoModelForTokenClassification.from_pretrained(qwen_base, num_labels=2)
-    config = PRMTrainConfig(train_file="-", base_model="-", output_dir="-", label_mode=label_mode)
+    config = PRMTrainConfig(train_file="-", base_model="-", output_dir="-", label_mode=label_mode, max_length=1024)
     rows = [_encode_record(tokenizer, r, "here", config) for r in rule_records(6, seed=8)]
     with torch.no_grad():
         right = float(_loss(model, pad_batch(rows, tokenizer.pad_token_id, "right"), label_mode))
@@ -276,5 +276,5 @@ def test_cli_maps_flags_and_yaml_onto_the_config(tmp_path: Path) -> None:
 
     yaml_file.write_text("train_file: x.jsonl\nlearning_rat: 0.1\n")
     result = CliRunner().invoke(app, ["train", "orm", "--config", str(yaml_file)])
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert "unknown key 'learning_rat'" in result.output and "missing --base-model" in result.output

@@ -1,5 +1,8 @@
 """The ``prmkit`` command: one sub-command per stage of a PRM's life.
 
+User errors of every sub-command are reported in one place, :mod:`prmkit.cli._errors`: one line,
+exit code 2; anything else is a bug and keeps its traceback.
+
 Each stage lives in its own module of this package and imports its heavy dependencies (torch,
 transformers) only when its command actually runs, so ``prmkit --help`` is instant.
 """
@@ -9,11 +12,13 @@ from __future__ import annotations
 import typer
 
 from prmkit.cli import annotate, convert, demo, evaluate, score, search, serve, train
+from prmkit.cli._errors import RootGroup
 
 __all__ = ["app", "main"]
 
 app = typer.Typer(
     name="prmkit",
+    cls=RootGroup,
     help="Process reward models: score steps, synthesize labels, train, evaluate, search, serve.",
     no_args_is_help=True,
     add_completion=False,

@@ -2,20 +2,29 @@
 
 from __future__ import annotations
 
-from typing import Any
+from pathlib import Path
+from typing import Any, NoReturn
 
 import typer
 from rich.console import Console
 
-__all__ = ["console", "fail", "load_cli_scorer", "parse_options", "resolve_cli_policy"]
+from prmkit.cli._errors import UserError
+
+__all__ = [
+    "checkpoint_path", "console", "fail", "load_cli_scorer", "load_cli_task", "output_file", "parse_options",
+    "resolve_cli_policy",
+]
 
 console = Console(stderr=True)
 
 
-def fail(message: str) -> None:
-    """Print an error a person can act on and exit 1."""
-    console.print(f"[red]error:[/red] {message}")
-    raise typer.Exit(code=1)
+def fail(message: str) -> NoReturn:
+    """Stop the command with an error a person can act on (one line, exit code 2).
+
+    Raises:
+        UserError: always; :class:`prmkit.cli._errors.RootGroup` prints it.
+    """
+    raise UserError(message)
 
 
 def resolve_cli_policy(policy: str) -> str:
@@ -26,7 +35,6 @@ def resolve_cli_policy(policy: str) -> str:
         return resolve_policy(policy)
     except FileNotFoundError as err:
         fail(str(err))
-        raise  # unreachable: fail() exits
 
 
 def parse_options(pairs: list[str] | None) -> dict[str, object]:
@@ -52,25 +60,88 @@ def parse_options(pairs: list[str] | None) -> dict[str, object]:
     return options
 
 
+def checkpoint_path(value: str, flag: str, *, demo: bool = False) -> str:
+    """A model folder or hub id given on the command line, checked before anything loads.
+
+    A local folder must hold ``config.json`` (or a PEFT ``adapter_config.json``); a path that can
+    only be local (``/``, ``./``, ``../``, ``~`` or two ``/``: hub ids have at most one) must exist.
+    Anything else is passed on as a hub id. Without this, transformers answers a missing folder with
+    "Repo id must be in the form ..." and a folder of other files with "install sentencepiece".
+
+    Args:
+        value: the flag's value.
+        flag: the flag's name for the message (``"--path"``).
+        demo: ``"demo"`` names the arith policy shipped with prmkit (``--policy``, ``--base-model``).
+    """
+    if demo and value == "demo":
+        return resolve_cli_policy(value)
+    local = Path(value).expanduser()
+    if local.is_dir():
+        if not any((local / name).is_file() for name in ("config.json", "adapter_config.json")):
+            fail(f"{flag} {value}: folder without config.json, not a model checkpoint; pass the folder a "
+                 "`prmkit train ...` run wrote or a Hugging Face hub id")
+        return str(local)
+    if local.exists():
+        fail(f"{flag} {value}: is a file; pass a checkpoint folder or a Hugging Face hub id")
+    if value.startswith(("/", "./", "../", "~")) or value.count("/") >= 2:
+        fail(f"{flag} {value}: no such folder")
+    return value
+
+
+def output_file(path: Path | None, flag: str) -> None:
+    """Refuse an output path that is a folder before any work (the write would fail after it all)."""
+    if path is not None and path.is_dir():
+        fail(f"{flag} {path}: is a folder; give a file name (e.g. {path / 'result.json'})")
+
+
+def load_cli_task(name: str, options: list[str] | None) -> Any:
+    """A registered task from ``--task`` and ``--task-option key=value`` flags, with the fix on a missing option."""
+    import inspect
+
+    from prmkit.tasks import TASKS, load_task
+
+    kwargs = parse_options(options)
+    try:
+        return load_task(name, **kwargs)
+    except TypeError as err:
+        try:
+            takes = [p for p in inspect.signature(TASKS.get(name)).parameters if p != "self"]
+        except (TypeError, ValueError):
+            takes = []
+        fail(f"--task {name}: {err}; give its options as --task-option key=value (it takes: {', '.join(takes) or 'none'})")
+
+
+def _takes(factory: Any) -> list[str]:
+    """The keyword options a registered factory accepts (for the message of a rejected ``--option``)."""
+    import inspect
+
+    try:
+        parameters = inspect.signature(factory).parameters.values()
+    except (TypeError, ValueError):
+        return []
+    return [p.name for p in parameters if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD) and p.name != "self"]
+
+
 def load_cli_scorer(model: str, path: str | None, backend: str | None, options: list[str] | None) -> Any:
     """Load a registered scorer from the shared ``--model/--path/--backend/--option`` flags.
 
-    An unknown name, options the scorer does not take, or a bad value fail with the message (exit 1)
-    instead of a traceback; the model only loads after the flags are checked.
+    The name, the ``--path`` folder and the options are checked before the model loads; a rejected
+    ``--option`` is named with the options the scorer takes (``--path``/``--backend`` are flags, so
+    they are not listed as options).
     """
-    from prmkit._registry import UnknownNameError
-    from prmkit.models import load_scorer
+    from prmkit.models import SCORERS, load_scorer
 
+    factory = SCORERS.get(model)  # UnknownNameError lists the valid names
     kwargs = parse_options(options)
     if path is not None:
-        kwargs["path"] = path
+        kwargs["path"] = checkpoint_path(path, "--path")
     if backend is not None:
         kwargs["backend"] = backend
     try:
         return load_scorer(model, **kwargs)
-    except UnknownNameError as err:
-        fail(str(err))
     except TypeError as err:
-        fail(f"scorer {model!r} does not take the options {sorted(kwargs)}: {err}")
+        given = [f"--option {key}" for key in parse_options(options)] or [f"--{key}" for key in kwargs]
+        valid = [name for name in _takes(factory) if name not in ("path", "backend")]
+        fail(f"scorer {model!r} does not take {', '.join(given)} ({err}); its options: {', '.join(valid) or 'none'}")
     except (ValueError, OSError) as err:
         fail(f"could not load scorer {model!r}: {err}")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
+import re
 import types
 import typing
 from collections.abc import Callable
@@ -18,7 +19,16 @@ from typing import Any
 
 import typer
 
-__all__ = ["config_command", "merge_config"]
+__all__ = ["as_flags", "config_command", "merge_config"]
+
+
+def as_flags(message: str) -> str:
+    """A config error in the command line's words: ``PRMTrainConfig.learning_rate`` -> ``--learning-rate``.
+
+    Config classes name their fields the Python way (they serve Python and YAML too); a person at the
+    shell should read the flag to change.
+    """
+    return re.sub(r"\b[A-Z]\w*Config\.(\w+)", lambda m: "--" + m.group(1).replace("_", "-"), message)
 
 
 def merge_config(config_class: type, yaml_path: str | None, flags: dict[str, Any]) -> Any:
@@ -92,6 +102,7 @@ def config_command(
     """
 
     def command(**options: Any) -> None:
+        from prmkit._errors import InputError
         from prmkit.cli._common import fail
 
         config_file = options.pop("config")
@@ -100,8 +111,11 @@ def config_command(
         try:
             config = merge_config(config_class, config_file, options)
         except (ValueError, OSError) as err:
-            fail(str(err))
-        run(config)
+            fail(as_flags(str(err)))
+        try:
+            run(config)
+        except InputError as err:  # e.g. a path the trainer checked: name the flag, not the field
+            fail(as_flags(str(err)))
 
     command.__signature__ = inspect.Signature(_parameters(config_class))  # type: ignore[attr-defined]
     command.__doc__ = help

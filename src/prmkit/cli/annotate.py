@@ -16,7 +16,7 @@ from typing import Annotated, Any
 
 import typer
 
-from prmkit.cli._common import console, fail, parse_options, resolve_cli_policy
+from prmkit.cli._common import checkpoint_path, console, fail, load_cli_task, parse_options
 
 __all__ = ["app"]
 
@@ -69,7 +69,7 @@ def mc(
     task_option: TaskOption = [],  # noqa: B006
     generator_option: GeneratorOption = [],  # noqa: B006
     solutions: Solutions = None,
-    threads: Threads = 0,
+    threads: Threads = 1,
 ) -> None:
     """Math-Shepherd Monte Carlo labels: n rollouts from every step prefix of sampled solutions."""
     from prmkit.annotate.mc import MCConfig
@@ -102,7 +102,7 @@ def omegaprm(
     task_option: TaskOption = [],  # noqa: B006
     generator_option: GeneratorOption = [],  # noqa: B006
     solutions: Solutions = None,
-    threads: Threads = 0,
+    threads: Threads = 1,
 ) -> None:
     """OmegaPRM: binary search for each first error, choosing rollouts by Q + U (Luo et al. 2024)."""
     from prmkit.annotate.omegaprm import OmegaPRMConfig
@@ -115,10 +115,12 @@ def omegaprm(
 
 
 def _config(kind: type, **fields: Any) -> Any:
+    from prmkit.cli._config import as_flags
+
     try:
         return kind(**fields)
     except ValueError as err:
-        fail(str(err))
+        fail(as_flags(str(err)))
 
 
 def _read_units(path: Path) -> list[Any]:
@@ -161,7 +163,6 @@ def _run(name: str, config: Any, job: _Job) -> None:
     from prmkit._registry import UnknownNameError
     from prmkit.annotate import ANNOTATORS, AnnotationUnit, SolutionSampler, run_sharded
     from prmkit.generation import load_generator
-    from prmkit.tasks import load_task
 
     if job.problems < 1 or job.samples < 1 or job.shard_size < 1 or job.threads < 0:
         fail(f"--problems, --samples, --shard-size must be >= 1 and --threads >= 0, got {job.problems}, {job.samples}, {job.shard_size}, {job.threads}")
@@ -169,14 +170,15 @@ def _run(name: str, config: Any, job: _Job) -> None:
         import torch
 
         torch.set_num_threads(job.threads)
+    task = load_cli_task(job.task, job.task_option)
+    policy = checkpoint_path(job.policy, "--policy", demo=True)
     try:
-        task = load_task(job.task, **parse_options(job.task_option))
         if job.solutions:
             units = _read_units(job.solutions)[: job.problems]
         else:
             units = [AnnotationUnit(p) for p in task.problems(job.split)[: job.problems]]
         try:
-            generator = load_generator(job.generator, model=resolve_cli_policy(job.policy), **parse_options(job.generator_option))
+            generator = load_generator(job.generator, model=policy, **parse_options(job.generator_option))
         except TypeError as err:
             fail(f"generator {job.generator!r} does not take the options {sorted(parse_options(job.generator_option))}: {err}")
         annotator = ANNOTATORS.get(name)(generator, task, config)

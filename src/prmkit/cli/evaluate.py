@@ -21,7 +21,7 @@ from typing import Annotated, Any
 
 import typer
 
-from prmkit.cli._common import console, fail, load_cli_scorer, parse_options
+from prmkit.cli._common import console, fail, load_cli_scorer, output_file, parse_options
 
 __all__ = ["app"]
 
@@ -66,9 +66,18 @@ def _expand(data: list[Path], *suffixes: str) -> list[Path]:
     return out
 
 
-def _need_one_source(scores: Path | None, model: str | None) -> None:
+def _check_run(scores: Path | None, model: str | None, output: Path, save_scores: Path | None = None,
+               threshold: float | None = None) -> None:
+    """Refuse, before any work, what would fail or mislead later: both or neither score source, a
+    missing --scores file, an --output folder, a threshold that is not a probability."""
     if (scores is None) == (model is None):
         fail("give exactly one of --scores FILE or --model NAME")
+    if scores is not None and not scores.is_file():
+        fail(f"--scores {scores}: {'is a folder' if scores.is_dir() else 'no such file'}; give a scores JSONL file")
+    output_file(output, "--output")
+    output_file(save_scores, "--save-scores")
+    if threshold is not None and not 0.0 <= threshold <= 1.0:
+        fail(f"--threshold {threshold} is outside [0, 1]; scores are probabilities, so pick a value in [0, 1]")
 
 
 def _config(**values: Any) -> dict[str, Any]:
@@ -130,7 +139,6 @@ def processbench(
     from prmkit.io._jsonl import FormatError
     from prmkit.io.processbench import read_processbench
 
-    _need_one_source(scores, model)
     data = _expand(data, ".json", ".jsonl")
     chosen: float | str
     if threshold == "auto":
@@ -140,6 +148,7 @@ def processbench(
             chosen = float(threshold)
         except ValueError:
             fail(f"--threshold {threshold!r} must be a number or 'auto'")
+    _check_run(scores, model, output, save_scores, None if chosen == "auto" else chosen)  # type: ignore[arg-type]
     try:
         records = [item for file in data for item in read_processbench(file)]
         if scores is not None:
@@ -198,7 +207,7 @@ def prmbench(
     from prmkit.io._jsonl import FormatError
     from prmkit.io.prmbench import read_prmbench
 
-    _need_one_source(scores, model)
+    _check_run(scores, model, output, save_scores, threshold)
     data = _expand(data, ".jsonl")
     try:
         records = read_prmbench(*data, include_correct=include_correct)
@@ -237,7 +246,8 @@ def bon(
     """Best-of-N: pass@k, majority@k, best-of-k and weighted vote@k from scored candidates.
 
     Input lines: {"problem_id": str, "candidates": \\[{"answer": str|null, "correct": bool,
-    "scores": \\[float per step], "num_tokens": int (optional)}]}.
+    "scores": \\[float in 0..1 per step], "num_tokens": int (optional)}]}. A `prmkit search` output with
+    several methods or N is evaluated per run (one table each).
 
     Examples:
 
@@ -246,8 +256,6 @@ def bon(
         prmkit eval bon --data bon.jsonl --ks 1,4,16 --aggregation min --aggregation last --output bon.json
     """
     from prmkit.evaluate import bon as bn
-    from prmkit.evaluate._report import print_table
-    from prmkit.io._jsonl import FormatError
     from prmkit.models.aggregate import AGGREGATIONS
 
     try:
@@ -256,12 +264,36 @@ def bon(
         fail(f"--ks {ks!r} must be comma-separated integers, e.g. 1,2,4,8")
     aggregations = aggregation or list(AGGREGATIONS)
     data = _expand(data, ".jsonl")
-    try:
-        records = [r for file in data for r in bn.read_bon(file)]
-        result = bn.evaluate(records, ks=k_values, aggregations=aggregations, samples=samples, seed=seed)
-    except (FormatError, ValueError) as err:
-        fail(str(err))
-    result["config"] = _config(data=data, ks=ks, aggregations=aggregations, samples=samples, seed=seed)
+    output_file(output, "--output")
+    runs = bn.group_runs([r for file in data for r in bn.read_bon(file)], where=", ".join(map(str, data)))
+    results = {}
+    for label, records in runs.items():
+        fewest, most, problem = bn.candidate_counts(records)
+        if fewest < most and k_values is None:
+            console.print(f"[bold yellow]warning:[/bold yellow] {label}: problems have {fewest} to {most} candidates "
+                          f"(e.g. {problem!r} has {fewest}), so k stops at {fewest}", soft_wrap=True)
+        try:
+            result = bn.evaluate(records, ks=k_values, aggregations=aggregations, samples=samples, seed=seed)
+        except ValueError as err:
+            fail(f"{label}: {err}; pass --ks up to {fewest}")
+        _print_bon(result, aggregations, label if len(runs) > 1 else None)
+        results[label] = result
+    config = _config(data=data, ks=ks, aggregations=aggregations, samples=samples, seed=seed)
+    combined = next(iter(results.values())) if len(results) == 1 else {"runs": results}
+    combined["config"] = config
+    _finish(combined, output)
+    if plot:
+        from prmkit.evaluate.plots import plot_bon
+
+        for label, result in results.items():
+            suffix = "" if len(results) == 1 else "_" + "".join(c if c.isalnum() else "_" for c in label)
+            console.print(f"wrote {plot_bon(result, output.with_name(output.stem + suffix + '.png'))}")
+
+
+def _print_bon(result: dict[str, Any], aggregations: list[str], label: str | None) -> None:
+    """One best-of-N table (``label`` names the search run when a file holds several)."""
+    from prmkit.evaluate._report import print_table
+
     columns = ["k", "pass@k", "majority"]
     for how in aggregations:
         columns += [f"best ({how})", f"weighted ({how})"]
@@ -271,12 +303,8 @@ def bon(
         for how in aggregations:
             row += [result["best_of_k"][how][str(k)], result["weighted_vote@k"][how][str(k)]]
         rows.append(row)
-    print_table(f"Best-of-N over {result['num_problems']} problems (accuracy %)", columns, rows)
-    _finish(result, output)
-    if plot:
-        from prmkit.evaluate.plots import plot_bon
-
-        console.print(f"wrote {plot_bon(result, output.with_suffix('.png'))}")
+    run = f" [{label}]" if label else ""
+    print_table(f"Best-of-N{run} over {result['num_problems']} problems (accuracy %)", columns, rows)
 
 
 @app.command("steps")
@@ -297,7 +325,8 @@ def steps(
 ) -> None:
     """Step metrics (AUROC, F1, negative F1, ECE, first-error accuracy) on any step-labelled set.
 
-    Scores lines: {"id": "<solution.meta['id'] or problem.id>", "scores": \\[float per step]}.
+    Scores lines: {"id": "<solution.meta['id'] or problem.id>", "scores": \\[float in 0..1 per step]}; when
+    several records share an id they are numbered in file order ("p/0", "p/1"), as `prmkit score` writes them.
 
     Examples:
 
@@ -313,7 +342,7 @@ def steps(
     from prmkit.io.processbench import read_processbench
     from prmkit.types import LabelledSolution
 
-    _need_one_source(scores, model)
+    _check_run(scores, model, output, None, threshold)
     data = _expand(data, ".jsonl", ".json")
     try:
         if data_format == "labelled":
@@ -330,15 +359,21 @@ def steps(
             records = read_prmbench(*data)
         else:
             fail(f"--format {data_format!r} must be labelled, processbench or prmbench")
+        keys = sm.record_keys(records)  # the ids `prmkit score` writes for these records
         if scores is not None:
-            step_scores: Any = read_scores(scores, ["id"])
+            by_key = read_scores(scores, ["id"])
+            missing = [key for key in keys if key not in by_key]
+            if missing:
+                fail(f"--scores {scores} has no line for {len(missing)} of {len(keys)} records (first: {missing[0]!r}); "
+                     "write it with `prmkit score --input` on the same --data file")
+            step_scores: Any = [by_key[key] for key in keys]
         else:
             step_scores = score_items(
                 load_cli_scorer(model, path, backend, option),  # type: ignore[arg-type]
                 [(r.problem.question, r.solution.steps) for r in records],
                 batch_size=batch_size,
                 description="steps",
-                ids=[sm.record_key(r) for r in records],
+                ids=keys,
             )
         result = sm.evaluate(records, step_scores, threshold=threshold, bins=bins)
     except (FormatError, ValueError, KeyError) as err:

@@ -17,13 +17,12 @@ Example:
 from __future__ import annotations
 
 import json
-from collections import Counter
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from prmkit.cli._common import console, fail, load_cli_scorer
+from prmkit.cli._common import console, fail, load_cli_scorer, output_file
 
 __all__ = ["NAME", "HELP", "run", "read_items"]
 
@@ -59,7 +58,6 @@ def _sniff(path: Path) -> str:
     except FormatError as err:
         fail(f"{err}. If this is not JSONL (e.g. ProcessBench's JSON), pass --format (one of: {', '.join(_format_names())})")
     fail(f"{path} holds no records")
-    raise AssertionError  # fail() exits
 
 
 def _format_names() -> list[str]:
@@ -98,16 +96,14 @@ def read_items(path: Path, fmt: str) -> list[dict[str, Any]]:
             from prmkit.io.convert import read_records
             records = read_records(fmt, path)
         for record in records:
-            row = {"id": record.problem.id, "question": record.problem.question, "steps": list(record.solution.steps)}
+            row = {"id": str(record.solution.meta.get("id") or record.problem.id), "question": record.problem.question, "steps": list(record.solution.steps)}
             row.update({k: record.solution.meta[k] for k in _KEY_FIELDS if k in record.solution.meta})
             rows.append(row)
-    counts = Counter(row["id"] for row in rows)
-    seen: Counter[str] = Counter()
-    for row in rows:  # several solutions of one problem: keep ids unique
-        if counts[row["id"]] > 1:
-            base = row["id"]
-            row["id"] = f"{base}/{seen[base]}"
-            seen[base] += 1
+    from prmkit.evaluate.step_metrics import unique_keys
+
+    # several solutions of one problem: numbered ids, the keys `prmkit eval steps` matches them by
+    for row, key in zip(rows, unique_keys([row["id"] for row in rows])):
+        row["id"] = key
     return rows
 
 
@@ -133,6 +129,7 @@ def run(
         fail(f"--batch-size must be >= 1, got {batch_size}")
     if not input.exists():
         fail(f"--input {input} does not exist")
+    output_file(output, "--output")
     try:
         rows = read_items(input, format)
     except (FormatError, UnknownNameError, ValueError) as err:

@@ -8,7 +8,15 @@ from typing import Annotated
 
 import typer
 
-from prmkit.cli._common import console, fail, load_cli_scorer, parse_options, resolve_cli_policy
+from prmkit.cli._common import (
+    checkpoint_path,
+    console,
+    fail,
+    load_cli_scorer,
+    load_cli_task,
+    output_file,
+    parse_options,
+)
 
 __all__ = ["NAME", "HELP", "run"]
 
@@ -27,8 +35,8 @@ HELP = (
 def run(
     task: Annotated[str, typer.Option(help="Registered task name (arith, gsm8k, ...).")] = "arith",
     policy: Annotated[str, typer.Option(help="Policy checkpoint dir for the transformers generator ('demo' = the shipped arith policy).")] = "demo",
-    prm: Annotated[str, typer.Option(help="PRM checkpoint dir, or a registered scorer name such as arith-oracle.")] = "arith-oracle",
-    prm_family: Annotated[str, typer.Option(help="Scorer family used when --prm is a directory.")] = "token-cls",
+    prm: Annotated[str, typer.Option(help="PRM checkpoint dir, or a registered scorer name; default: the exact arith oracle (an upper bound, not a PRM).")] = "arith-oracle",
+    prm_family: Annotated[str | None, typer.Option(help="Scorer family when --prm is a directory; default: the family in its prmkit.json, else token-cls.")] = None,
     method: Annotated[list[str], typer.Option(help="Search method; repeat to compare several.")] = ["beam"],  # noqa: B006
     n: Annotated[list[int], typer.Option(help="Candidate budget N; repeat for an accuracy-vs-budget curve.")] = [16],  # noqa: B006
     problems: Annotated[int, typer.Option(help="How many problems of the split to search.")] = 100,
@@ -37,6 +45,7 @@ def run(
     plot: Annotated[bool, typer.Option(help="Also draw accuracy vs generated tokens (PNG next to --out).")] = False,
     option: Annotated[list[str], typer.Option(help="SearchConfig field as key=value (e.g. beam_width=4, temperature=0.7); repeatable.")] = [],  # noqa: B006
     task_option: Annotated[list[str], typer.Option(help="Task constructor option as key=value; repeatable.")] = [],  # noqa: B006
+    threads: Annotated[int, typer.Option(help="torch CPU threads (0 = torch's default); 1 is fastest for tiny policies on busy CPUs.", min=0)] = 1,
 ) -> None:
     """Search every problem with each method at each N; print accuracy vs compute and write JSONL.
 
@@ -49,7 +58,6 @@ def run(
     from prmkit.io._jsonl import atomic_writer
     from prmkit.search import SEARCH_METHODS, SearchConfig, run_search
     from prmkit.search.report import plot_budget_curves, summarize, summary_table
-    from prmkit.tasks import load_task
 
     unknown = [m for m in method if m not in SEARCH_METHODS.names()]
     if unknown:
@@ -72,19 +80,26 @@ def run(
                     config.check_width(name)
     except ValueError as err:
         fail(f"bad search settings: {err}")
-    looks_like_path = "/" in prm or prm.startswith(".") or Path(prm).exists()
-    if looks_like_path and not Path(prm).is_dir():
-        fail(f"no PRM directory at {prm!r}; train one (e.g. `prmkit demo`) or pass a registered scorer name")
+    output_file(out, "--out")
+    prm_dir, prm_name = _prm_source(prm, prm_family)
+    the_task = load_cli_task(task, task_option)
     try:
-        the_task = load_task(task, **parse_options(task_option))
         chosen = the_task.problems(split)[:problems]
-    except (KeyError, TypeError, ValueError) as err:
+    except (KeyError, ValueError) as err:
         fail(f"task {task!r} (split {split!r}): {err}")
+    if threads:
+        import torch
+
+        torch.set_num_threads(threads)
     try:
-        generator = load_generator("transformers", model=resolve_cli_policy(policy))
+        generator = load_generator("transformers", model=checkpoint_path(policy, "--policy", demo=True))
     except (OSError, ValueError) as err:
         fail(f"could not load the policy {policy!r}: {err}")
-    scorer = load_cli_scorer(prm_family, prm, None, None) if Path(prm).is_dir() else load_cli_scorer(prm, None, None, None)
+    scorer = load_cli_scorer(prm_name, prm_dir, None, None)
+    if prm_name == "arith-oracle":
+        console.print("[bold yellow]warning:[/bold yellow] scoring with the exact arith oracle (--prm arith-oracle, "
+                      "the default): it knows every step's truth, so these numbers are an upper bound no trained PRM "
+                      "reaches; pass --prm DIR to search with a real PRM", soft_wrap=True)
     records = []
     for name in method:
         for size, config in configs.items():
@@ -92,12 +107,34 @@ def run(
             for result in run_search(name, the_task, generator, scorer, chosen, config):
                 record = result.to_dict()
                 record["meta"]["n"] = size
+                record["meta"]["prm"] = prm
                 records.append(record)
     with atomic_writer(out) as handle:
         for record in records:
             handle.write(json.dumps(record) + "\n")
     rows = summarize(records)
-    console.print(summary_table(rows, f"{task}: accuracy vs compute ({len(chosen)} problems)"))
+    console.print(summary_table(rows, f"{task}: accuracy vs compute ({len(chosen)} problems, PRM {prm})"))
     console.print(f"results: {out}")
     if plot:
         console.print(f"plot: {plot_budget_curves(rows, out.with_suffix('.png'))}")
+
+
+def _prm_source(prm: str, family: str | None) -> tuple[str | None, str]:
+    """``(checkpoint dir or None, scorer name)`` for ``--prm`` / ``--prm-family``.
+
+    A folder is read with ``--prm-family``, else the family its ``prmkit.json`` records (what
+    ``prmkit train ...`` writes), else ``token-cls``; anything else must be a registered scorer.
+    """
+    from prmkit.models import SCORERS
+
+    if Path(prm).is_dir():
+        recorded = Path(prm) / "prmkit.json"
+        if family is None and recorded.is_file():
+            family = json.loads(recorded.read_text(encoding="utf-8")).get("family")
+        return checkpoint_path(prm, "--prm"), family or "token-cls"
+    if family is not None:
+        fail(f"--prm-family {family} needs --prm to be a checkpoint folder; {prm!r} is not one")
+    if prm not in SCORERS.names():
+        fail(f"--prm {prm!r} is neither a PRM checkpoint folder nor a registered scorer; "
+             f"train one (e.g. `prmkit demo`) or choose one of: {', '.join(SCORERS.names())}")
+    return None, prm

@@ -35,7 +35,7 @@ def run(
     path: Annotated[str | None, typer.Option(help="Checkpoint directory or hub id of the scorer.")] = None,
     backend: Annotated[str | None, typer.Option(help="transformers or vllm (families only).")] = None,
     host: Annotated[str, typer.Option(help="Interface to bind; 127.0.0.1 keeps it local.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+    port: Annotated[int, typer.Option(help="TCP port (1-65535).", min=1, max=65535)] = 8000,
     max_batch_items: Annotated[int, typer.Option(help="Most solutions per scorer call (merged across requests).")] = 64,
     max_wait_ms: Annotated[float, typer.Option(help="How long a request waits for others to batch with (ms).")] = 5.0,
     option: Annotated[list[str], typer.Option(help="Scorer option as key=value (JSON values); repeatable.")] = [],  # noqa: B006

@@ -37,6 +37,7 @@ def score_items(
     Raises:
         ValueError: ``batch_size < 1``, or the scorer returned the wrong number of items or steps
             (the message names the item).
+        InputError: an item the scorer cannot take (empty step, too long ...); names its id.
     """
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
@@ -49,7 +50,10 @@ def score_items(
         task = bar.add_task(description, total=len(items))
         for start in range(0, len(items), batch_size):
             batch = items[start : start + batch_size]
-            scores = scorer.score(batch)
+            try:
+                scores = scorer.score(batch)
+            except ValueError as err:
+                raise _culprit(scorer, batch, ids, start, err) from None
             if len(scores) != len(batch):
                 raise ValueError(f"the scorer returned {len(scores)} results for a batch of {len(batch)} solutions")
             for offset, ((_, steps), row) in enumerate(zip(batch, scores)):
@@ -61,28 +65,65 @@ def score_items(
     return out
 
 
+def _culprit(scorer: Any, batch: Sequence[tuple[str, Sequence[str]]], ids: Sequence[str] | None, start: int,
+             err: ValueError) -> ValueError:
+    """The batch's failure, named by the record that causes it.
+
+    Backends encode a whole batch before scoring, so their message says "item 22" (a position in
+    the batch). Scoring the items one at a time (only on failure) finds the record; its id goes into
+    an :class:`~prmkit._errors.InputError`. When no single item fails, the original error is kept.
+    """
+    from prmkit._errors import InputError
+
+    for offset, item in enumerate(batch):
+        try:
+            scorer.score([item])
+        except ValueError as single:
+            name = repr(ids[start + offset]) if ids is not None else f"item {start + offset}"
+            message = str(single).removeprefix("item 0: ")
+            return InputError(f"record {name} cannot be scored: {message}")
+    return err
+
+
 def _as_scores(row: Sequence[float | None], name: str, source: str) -> list[float | None]:
-    """``row`` as floats (``None`` kept); NaN is refused — it would silently count as "not below any threshold"."""
+    """``row`` as floats (``None`` kept); NaN and values outside [0, 1] are refused: NaN would count as
+    "not below any threshold", and a raw reward against probability thresholds gives a wrong number."""
     out = [None if s is None else float(s) for s in row]
     for step, value in enumerate(out):
         if value is not None and math.isnan(value):
             raise ValueError(f"{source} NaN for step {step} of {name}; use None (null) for a step without a score")
+        if value is not None and not 0.0 <= value <= 1.0:
+            raise ValueError(f"{source} {value} for step {step} of {name}, outside [0, 1]; step scores are "
+                             "probabilities (map raw rewards into [0, 1], e.g. with a sigmoid)")
     return out
 
 
 def score_labelled(
-    items: Sequence[LabelledSolution], scorer: Any, batch_size: int, description: str, progress: bool
+    items: Sequence[LabelledSolution], scorer: Any, batch_size: int, description: str, progress: bool,
+    skip_empty: bool = False,
 ) -> dict[str, list[float | None]]:
-    """Score labelled benchmark records with :func:`score_items`: ``{problem.id: step scores}``."""
+    """Score labelled benchmark records with :func:`score_items`: ``{problem.id: step scores}``.
+
+    Args:
+        skip_empty: do not send steps without text to the scorer (no format can mark one); their
+            score is ``None``. For benchmarks that leave such steps unlabelled (PRMBench).
+    """
+    kept = [[k for k, step in enumerate(item.solution.steps) if not skip_empty or step.strip()] for item in items]
     rows = score_items(
         scorer,
-        [(item.problem.question, item.solution.steps) for item in items],
+        [(item.problem.question, [item.solution.steps[k] for k in keep]) for item, keep in zip(items, kept)],
         batch_size=batch_size,
         description=description,
         progress=progress,
         ids=[item.problem.id for item in items],
     )
-    return {item.problem.id: row for item, row in zip(items, rows)}
+    out: dict[str, list[float | None]] = {}
+    for item, keep, row in zip(items, kept, rows):
+        full: list[float | None] = [None] * len(item.solution.steps)
+        for k, score in zip(keep, row):
+            full[k] = score
+        out[item.problem.id] = full
+    return out
 
 
 def read_scores(path: str | os.PathLike[str], key_fields: Sequence[str]) -> dict[str, list[float | None]]:
@@ -93,7 +134,8 @@ def read_scores(path: str | os.PathLike[str], key_fields: Sequence[str]) -> dict
     PRMBench's ``"<classification>_<idx>"``).
 
     Raises:
-        FormatError: bad JSON, a missing/mistyped field, a non-numeric score, or a repeated key.
+        FormatError: bad JSON, a missing/mistyped field, a score that is not a number in [0, 1],
+            or a repeated key.
     """
     out: dict[str, list[float | None]] = {}
     for line, record in read_jsonl(path):
@@ -102,8 +144,9 @@ def read_scores(path: str | os.PathLike[str], key_fields: Sequence[str]) -> dict
         key = "_".join(parts)
         scores = require(record, "scores", list, where)
         for i, s in enumerate(scores):
-            if s is not None and (isinstance(s, bool) or not isinstance(s, (int, float)) or math.isnan(s)):
-                raise FormatError(f"{where}: scores[{i}] = {s!r} for {key!r} is not a number or null")
+            if s is not None and (isinstance(s, bool) or not isinstance(s, (int, float)) or not 0 <= s <= 1):
+                raise FormatError(f"{where}: scores[{i}] = {s!r} for {key!r} is not a probability in [0, 1] or null "
+                                  "(step scores are P(step is correct); squash raw rewards, e.g. with a sigmoid)")
         if key in out:
             raise FormatError(f"{where}: scores for {key!r} appear twice; keep one line per record")
         out[key] = [None if s is None else float(s) for s in scores]

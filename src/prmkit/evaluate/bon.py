@@ -37,7 +37,9 @@ group's correctness is the fraction of its members marked correct (0 or 1 when, 
 equivalent answers share correctness). A subset where no candidate has an answer scores, for the
 votes, the fraction of its candidates marked correct.
 
-When problems have different numbers of candidates, k runs up to the smallest N.
+When problems have different numbers of candidates, k runs up to the smallest N (``prmkit eval bon``
+says so, naming a problem with the fewest). Lines of several search runs (methods / N) are
+evaluated per run: :func:`group_runs`.
 """
 
 from __future__ import annotations
@@ -55,7 +57,7 @@ from prmkit.models.aggregate import AGGREGATIONS, aggregate
 from prmkit.search.vote import answer_key
 from prmkit.types import Problem, Solution
 
-__all__ = ["evaluate", "read_bon", "write_bon", "bon_record", "pass_at_k", "default_ks"]
+__all__ = ["evaluate", "read_bon", "write_bon", "bon_record", "candidate_counts", "group_runs", "pass_at_k", "default_ks"]
 
 
 def pass_at_k(n: int, c: int, k: int) -> float:
@@ -128,8 +130,8 @@ def _validate(record: Mapping[str, Any], where: str) -> dict[str, Any]:
             raise FormatError(f"{at}: field 'answer' should be a string or null, got {candidate['answer']!r:.80}")
         require(candidate, "correct", bool, at)
         for i, s in enumerate(require(candidate, "scores", list, at)):
-            if s is not None and (isinstance(s, bool) or not isinstance(s, (int, float)) or math.isnan(s)):
-                raise FormatError(f"{at}: scores[{i}] = {s!r} is not a number or null")
+            if s is not None and (isinstance(s, bool) or not isinstance(s, (int, float)) or not 0 <= s <= 1):
+                raise FormatError(f"{at}: scores[{i}] = {s!r} is not a probability in [0, 1] or null")
         tokens = candidate.get("num_tokens")
         if tokens is not None and (isinstance(tokens, bool) or not isinstance(tokens, int)):
             raise FormatError(f"{at}: field 'num_tokens' should be an int, got {tokens!r}")
@@ -143,6 +145,38 @@ def read_bon(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
         FormatError: names the file, line, problem, candidate and field that is wrong.
     """
     return [_validate(record, f"{path}:{line}") for line, record in read_jsonl(path)]
+
+
+def group_runs(records: Sequence[Mapping[str, Any]], where: str = "input") -> dict[str, list[dict[str, Any]]]:
+    """Split best-of-N lines into runs: one per (``method``, ``meta.n``) of a ``prmkit search`` output.
+
+    ``prmkit search --method beam --method best_of_n --n 4 --n 16`` writes one line per problem *per
+    method and N*; evaluated together they would count each problem several times and cap k at the
+    smallest N. Lines without a ``method`` form the run ``"all"``.
+
+    Returns:
+        ``{"<method> N=<n>" or "all": lines}`` in first-seen order.
+
+    Raises:
+        FormatError: a problem appears twice within one run (names the run and the problem).
+    """
+    runs: dict[str, list[dict[str, Any]]] = {}
+    seen: dict[str, set[str]] = {}
+    for record in records:
+        method, n = record.get("method"), (record.get("meta") or {}).get("n")
+        label = "all" if method is None else (f"{method} N={n}" if n is not None else str(method))
+        if record["problem_id"] in seen.setdefault(label, set()):
+            raise FormatError(f"{where}: problem {record['problem_id']!r} appears twice in run {label!r}; "
+                              "keep one line per problem (and method/N)")
+        seen[label].add(record["problem_id"])
+        runs.setdefault(label, []).append(dict(record))
+    return runs
+
+
+def candidate_counts(records: Sequence[Mapping[str, Any]]) -> tuple[int, int, str]:
+    """``(smallest, largest, a problem with the smallest)`` number of candidates: k stops at the smallest."""
+    fewest = min(records, key=lambda r: len(r["candidates"]))
+    return len(fewest["candidates"]), max(len(r["candidates"]) for r in records), str(fewest["problem_id"])
 
 
 def write_bon(path: str | os.PathLike[str], records: Iterable[Mapping[str, Any]]) -> int:

@@ -166,10 +166,11 @@ def evaluate_scorer(
 ) -> dict[str, Any]:
     """Score the records' steps with a :class:`~prmkit.models.Scorer` (batched), then :func:`evaluate`.
 
-    The result also holds ``"scores"`` ({key: step scores}).
+    The result also holds ``"scores"`` ({key: step scores}). Steps without text are not sent to the
+    scorer (their score is ``None``; :mod:`prmkit.io.prmbench` leaves them unlabelled).
     """
     items = _as_labelled(records)
-    scores = score_labelled(items, scorer, batch_size, "PRMBench", progress)
+    scores = score_labelled(items, scorer, batch_size, "PRMBench", progress, skip_empty=True)
     result = evaluate(items, scores, threshold=threshold)
     result["scores"] = scores
     return result

@@ -138,6 +138,7 @@ class TransformersGenerator:
 
         tok = self.tokenizer
         batch = tok(texts, return_tensors="pt", padding=True).to(self.device)
+        max_new_tokens = self._fit_positions(texts, batch["input_ids"].shape[1], max_new_tokens)
         sample = temperature > 0
         options: dict[str, Any] = {
             "max_new_tokens": max_new_tokens,
@@ -153,6 +154,31 @@ class TransformersGenerator:
             output = self.model.generate(**batch, **options)  # (B, prompt_len + new_len)
         new = output[:, batch["input_ids"].shape[1] :].tolist()  # (B, new_len)
         return [self._completion(ids, stop, max_new_tokens) for ids in new]
+
+    def _fit_positions(self, texts: list[str], width: int, max_new_tokens: int) -> int:
+        """``max_new_tokens`` cut to the positions the policy has left after a ``width``-token batch.
+
+        A model with learned positions (GPT-2's ``n_positions``) fails with an IndexError deep inside
+        ``generate`` past its last position; here a prompt that leaves no room is named instead, and
+        a completion that would run past the end stops there (``finish_reason="length"``).
+
+        Raises:
+            InputError: a prompt of the batch fills every position (names the prompt and the limit).
+        """
+        from prmkit._errors import InputError
+
+        config = getattr(self.model, "config", None)
+        limit = next((getattr(config, k) for k in ("n_positions", "max_position_embeddings")
+                      if isinstance(getattr(config, k, None), int)), None)
+        if limit is None:
+            return max_new_tokens
+        if width >= limit:
+            longest = max(texts, key=lambda text: len(self.tokenizer(text)["input_ids"]))
+            raise InputError(
+                f"a prompt is {width} tokens long but the policy has {limit} positions, none left to generate: "
+                f"{longest[:80]!r}...; shorten the problem or use a policy with more positions"
+            )
+        return min(max_new_tokens, limit - width)
 
     def _completion(self, ids: list[int], stop: list[str], max_new_tokens: int) -> Completion:
         """Turn one row of generated ids (finished rows are right-padded with pad) into a Completion."""

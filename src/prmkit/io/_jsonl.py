@@ -10,10 +10,12 @@ from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import IO, Any
 
+from prmkit._errors import InputError
+
 __all__ = ["FormatError", "read_jsonl", "write_jsonl", "atomic_writer", "require"]
 
 
-class FormatError(ValueError):
+class FormatError(InputError):
     """Malformed input; the message names the file, the line (or record) and the field."""
 
 
@@ -49,17 +51,26 @@ def require(record: Mapping[str, Any], field: str, kind: type | tuple[type, ...]
 
 @contextlib.contextmanager
 def atomic_writer(path: str | os.PathLike[str]) -> Iterator[IO[str]]:
-    """Open ``path`` for writing via ``<path>.partial``; rename into place only if the block succeeds."""
+    """Open ``path`` for writing via ``<path>.partial``; rename into place only if the block succeeds.
+
+    Nothing is left behind on a failure: not the target (an older copy stays as it was) and not the
+    ``.partial`` file, also when the final rename fails.
+
+    Raises:
+        IsADirectoryError: ``path`` is an existing folder (checked before anything is written).
+    """
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_name(target.name + ".partial")
+    if target.is_dir():
+        raise IsADirectoryError(21, "is a directory, not a file to write", str(target))
     try:
         with open(partial, "w", encoding="utf-8") as handle:
             yield handle
+        os.replace(partial, target)
     except BaseException:
         partial.unlink(missing_ok=True)
         raise
-    os.replace(partial, target)
 
 
 def write_jsonl(path: str | os.PathLike[str], records: Iterable[Mapping[str, Any]]) -> int:

@@ -18,6 +18,11 @@ loadable here with the same effect: out-of-range error steps get no label (the o
 stays in ``solution.meta["error_steps"]``), and when *every* error step is out of range
 ``first_error`` is ``None`` (unknown) — the official ``first_error_acc`` skips such records too.
 
+Empty steps: one shipped record (``deception`` idx ``prm_test_p1_87``, file line 73, step 16) has
+a modified step with no text. No PRM input format can mark an empty step, and there is nothing in it
+to judge, so it gets no label (``None``) and is not counted, like an out-of-range error step; with
+``--model`` it is not sent to the scorer and its score is ``None``. The rest of the record counts.
+
 ``idx`` alone is not unique across categories (the same source problem is modified once per
 category); records are keyed by ``"<classification>_<idx>"``, the official scorer's key.
 """
@@ -76,9 +81,9 @@ def prmbench_record(record: Mapping[str, Any], where: str = "record") -> Labelle
         if isinstance(step, bool) or not isinstance(step, int) or step < 1:
             raise FormatError(f"{where}: field 'error_steps' holds {step!r}; entries must be 1-based step numbers >= 1")
     in_range = sorted({step - 1 for step in error_steps if step <= len(steps)})
-    labels: list[float | None] = [1.0] * len(steps)
+    labels: list[float | None] = [None if not step.strip() else 1.0 for step in steps]  # empty: not graded
     for index in in_range:
-        labels[index] = 0.0
+        labels[index] = None if not steps[index].strip() else 0.0
     if not error_steps:
         first_error: int | None = -1
     else:

@@ -14,11 +14,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from prmkit._errors import InputError
+
 if TYPE_CHECKING:
     from prmkit.train._loop import LoopSettings
     from prmkit.types import LabelledSolution
 
-__all__ = ["TrainConfig", "help_text", "load_train_val", "loop_settings"]
+__all__ = ["TrainConfig", "help_text", "load_train_val", "loop_settings", "resolve_inputs"]
 
 
 def help_text(text: str) -> dict[str, str]:
@@ -31,8 +33,10 @@ class TrainConfig:
     """Fields and checks shared by the PRM, ORM and implicit-PRM trainer configs.
 
     Raises (on construction):
-        ValueError: ``padding_side`` not ``"left"``/``"right"``, or a size / count below 1; the
-            message names the concrete config class and field.
+        InputError: every field outside its range at once (``learning_rate <= 0``, ``val_fraction``
+            outside [0, 1), an unknown ``mixed_precision``, ``num_epochs <= 0`` ...); each part names
+            the concrete config class and field (``PRMTrainConfig.learning_rate = -1.0 must be > 0``).
+            Paths are checked by :func:`resolve_inputs`, which needs the filesystem.
     """
 
     train_file: str = field(metadata=help_text("JSONL of LabelledSolution records."))
@@ -40,7 +44,7 @@ class TrainConfig:
     output_dir: str = field(metadata=help_text("Where the best checkpoint, config and eval history are written."))
     val_file: str | None = field(default=None, metadata=help_text("Validation JSONL; default: hold out val_fraction of the problems."))
     val_fraction: float = field(default=0.1, metadata=help_text("Share of problems held out for validation when no val_file (0 = none)."))
-    max_length: int = field(default=1024, metadata=help_text("Longest allowed tokenized solution; longer records are an error."))
+    max_length: int | None = field(default=None, metadata=help_text("Longest allowed tokenized solution (longer records are an error); default the base model's position limit."))
     use_lora: bool = field(default=False, metadata=help_text("Train LoRA adapters (peft) instead of all weights; merged on save."))
     lora_r: int = field(default=16, metadata=help_text("LoRA rank."))
     lora_alpha: int = field(default=32, metadata=help_text("LoRA alpha (scale = alpha / r)."))
@@ -64,11 +68,90 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         name = type(self).__name__
-        if self.padding_side not in ("left", "right"):
-            raise ValueError(f"{name}.padding_side = {self.padding_side!r}; use 'left' or 'right'")
-        for field_name in ("batch_size", "eval_batch_size", "gradient_accumulation_steps", "eval_every", "max_length", "lora_r"):
-            if getattr(self, field_name) < 1:
-                raise ValueError(f"{name}.{field_name} = {getattr(self, field_name)} must be >= 1")
+        errors = [f"{name}.{field_name} = {value!r} {rule}" for field_name, value, rule in _rule_breaks(self)]
+        if errors:
+            raise InputError("; ".join(errors))
+
+
+_MIXED_PRECISION = ("no", "fp16", "bf16")
+
+
+def _rule_breaks(config: TrainConfig) -> list[tuple[str, Any, str]]:
+    """``(field, value, rule)`` for every shared field outside its range (all at once, not the first)."""
+    broken = []
+    if config.padding_side not in ("left", "right"):
+        broken.append(("padding_side", config.padding_side, "is not 'left' or 'right'"))
+    if config.mixed_precision not in _MIXED_PRECISION:
+        broken.append(("mixed_precision", config.mixed_precision, f"is not one of {', '.join(_MIXED_PRECISION)}"))
+    for field_name in ("batch_size", "eval_batch_size", "gradient_accumulation_steps", "eval_every", "lora_r", "lora_alpha"):
+        if getattr(config, field_name) < 1:
+            broken.append((field_name, getattr(config, field_name), "must be >= 1"))
+    if config.max_length is not None and config.max_length < 1:
+        broken.append(("max_length", config.max_length, "must be >= 1 (or unset: the model's position limit)"))
+    if not config.learning_rate > 0:
+        broken.append(("learning_rate", config.learning_rate, "must be > 0"))
+    for field_name in ("weight_decay", "max_grad_norm", "eval_train_examples"):
+        if getattr(config, field_name) < 0:
+            broken.append((field_name, getattr(config, field_name), "must be >= 0"))
+    for field_name in ("val_fraction", "lora_dropout"):
+        if not 0.0 <= getattr(config, field_name) < 1.0:
+            broken.append((field_name, getattr(config, field_name), "must be in [0, 1)"))
+    if not 0.0 <= config.warmup_ratio <= 1.0:
+        broken.append(("warmup_ratio", config.warmup_ratio, "must be in [0, 1]"))
+    if config.max_steps == 0 or config.max_steps < -1:
+        broken.append(("max_steps", config.max_steps, "must be >= 1, or -1 to train num_epochs"))
+    if config.max_steps == -1 and not config.num_epochs > 0:
+        broken.append(("num_epochs", config.num_epochs, f"must be > 0 (or set {type(config).__name__}.max_steps)"))
+    if config.patience is not None and config.patience < 1:
+        broken.append(("patience", config.patience, "must be >= 1 (or unset: never stop early)"))
+    return broken
+
+
+def resolve_inputs(config: TrainConfig) -> None:
+    """Check the paths a config names and fill in what follows from them, before anything loads.
+
+    ``base_model = "demo"`` becomes the shipped arith policy (as ``--policy demo`` elsewhere), and an
+    unset ``max_length`` becomes the base model's position limit (``max_position_embeddings`` /
+    ``n_positions`` in its ``config.json``), so a record the model cannot take is named at encoding
+    time instead of failing inside the forward pass. Every trainer calls it first; safe to call twice.
+
+    Raises:
+        InputError: ``train_file`` / ``val_file`` is missing or a folder, ``base_model`` is a local
+            folder that is not a Hugging Face checkpoint (no ``config.json``), or ``max_length``
+            exceeds the model's position limit.
+    """
+    import json
+    from pathlib import Path
+
+    from prmkit.tasks.arith import resolve_policy
+
+    name = type(config).__name__
+    for field_name in ("train_file", "val_file"):
+        value = getattr(config, field_name)
+        if value is not None and not Path(value).is_file():
+            state = "is a folder" if Path(value).is_dir() else "does not exist"
+            hint = " (annotate shards: `cat DIR/shard-*.jsonl > train.jsonl`)" if Path(value).is_dir() else ""
+            raise InputError(f"{name}.{field_name} = {value!r} {state}; give a JSONL file of LabelledSolution records{hint}")
+    try:
+        config.base_model = resolve_policy(config.base_model)
+    except FileNotFoundError as err:
+        raise InputError(f"{name}.base_model = {config.base_model!r}: {err}") from None
+    base = Path(config.base_model)
+    if not base.is_dir():
+        if config.max_length is None:  # a hub id: its limit is read when it loads
+            config.max_length = 1024
+        return
+    model_config = base / "config.json"
+    if not model_config.is_file():
+        raise InputError(f"{name}.base_model = {config.base_model!r} is a folder without config.json, not a "
+                         "Hugging Face checkpoint; pass a checkpoint folder (e.g. `prmkit train policy` output) or 'demo'")
+    fields = json.loads(model_config.read_text(encoding="utf-8"))
+    limit = next((fields[k] for k in ("max_position_embeddings", "n_positions", "n_ctx") if isinstance(fields.get(k), int)), None)
+    if config.max_length is None:
+        config.max_length = limit or 1024
+    elif limit is not None and config.max_length > limit:
+        raise InputError(f"{name}.max_length = {config.max_length} exceeds the {limit} positions of {config.base_model}; "
+                         f"lower it to <= {limit} (or leave it unset)")
 
 
 def load_train_val(config: TrainConfig) -> tuple[list[LabelledSolution], list[LabelledSolution]]:

@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from prmkit.train._config import TrainConfig, load_train_val, loop_settings
+from prmkit.train._config import TrainConfig, load_train_val, loop_settings, resolve_inputs
 from prmkit.types import LabelledSolution
 
 __all__ = ["train_head_model"]
@@ -53,6 +53,7 @@ def train_head_model(
     from prmkit.train._model import add_lora, finish_run, history_writer, load_from_base
 
     output_dir = Path(config.output_dir)
+    resolve_inputs(config)  # paths, "demo", max_length: checked before anything loads
     train_records, val_records = load_train_val(config)
     tokenizer = load_tokenizer(config.base_model)
     rows = [encode(tokenizer, r, f"{config.train_file}: problem {r.problem.id!r}") for r in train_records]

@@ -36,7 +36,7 @@ from typing import Any
 
 from prmkit.io._jsonl import FormatError
 from prmkit.models.formats.implicit import ImplicitEncodedItem, encode_implicit
-from prmkit.train._config import TrainConfig, help_text, load_train_val, loop_settings
+from prmkit.train._config import TrainConfig, help_text, load_train_val, loop_settings, resolve_inputs
 from prmkit.types import LabelledSolution
 
 __all__ = ["IMPLICIT_METRICS", "ImplicitTrainConfig", "step_rewards", "token_log_probs", "train_implicit"]
@@ -212,6 +212,7 @@ def train_implicit(config: ImplicitTrainConfig) -> Path:
 
     console = Console(stderr=True)
     output_dir = Path(config.output_dir)
+    resolve_inputs(config)  # paths, "demo", max_length: checked before anything loads
     train_records, val_records = load_train_val(config)
     tokenizer = load_tokenizer(config.base_model)
     train_items = [_encode(tokenizer, r, f"{config.train_file}: problem {r.problem.id!r}", config.max_length, True)

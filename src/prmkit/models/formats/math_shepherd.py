@@ -8,8 +8,8 @@ Reference: the model card of ``peiyi9979/math-shepherd-mistral-7b-prm``::
     input_for_prm = f"{question} {output}"     # output = "Step 1: ... ки\\nStep 2: ... ки"
     scores = logits[..., candidate_tokens].softmax(-1)[:, :, 0][input_id == step_tag_id]
 
-So the text is ``question + " " + " ки\\n".join(steps) + " ки"``, tokenized as one string with the
-tokenizer's special tokens (BOS), and step k's score is read at the k-th "ки" token. prmkit does not
+So the text is ``question + " " + " ки\\n".join(step.strip() for step in steps) + " ки"``,
+tokenized as one string with the tokenizer's special tokens (BOS), and step k's score is read at the k-th "ки" token. prmkit does not
 add "Step k:" prefixes: pass steps as the model saw them in training (Math-Shepherd data has them).
 """
 
@@ -36,8 +36,13 @@ STEP_TAG = "ки"
 
 
 def math_shepherd_text(question: str, steps: Sequence[str]) -> str:
-    """The model-card input string: ``f"{question} {output}"`` with every step ended by " ки"."""
-    return f"{question} " + "\n".join(f"{step} {STEP_TAG}" for step in steps)
+    """The model-card input string: ``f"{question} {output}"`` with every step stripped and ended by " ки".
+
+    Steps are stripped as OpenR and RLHFlow's evaluation scripts do: a step that ends in whitespace
+    (``"step!  "``) would otherwise tokenize its " ки" as ``'▁▁', 'ки'`` pieces that lose the tag
+    token, leaving one score short (9 of ProcessBench's 400 GSM8K items).
+    """
+    return f"{question} " + "\n".join(f"{step.strip()} {STEP_TAG}" for step in steps)
 
 
 def step_tag_id(tokenizer: Any) -> int:
@@ -72,8 +77,8 @@ def encode_math_shepherd(
     tag = step_tag_id(tokenizer)
     positions = [i for i, token in enumerate(ids) if token == tag]
     if len(positions) != len(steps):
-        raise ValueError(
-            f"math-shepherd: found {len(positions)} step tags 'ки' (id {tag}) for {len(steps)} steps; "
-            "the question or a step contains 'ки' itself - remove it before scoring"
-        )
+        inside = [f"step {k}" for k, step in enumerate(steps) if STEP_TAG in step] + (["the question"] if STEP_TAG in question else [])
+        cause = f"{', '.join(inside)} contains 'ки' itself - remove it before scoring" if inside else (
+            "the tokenizer merged a tag with its neighbours; this tokenizer may not be the math-shepherd one")
+        raise ValueError(f"math-shepherd: found {len(positions)} step tags 'ки' (id {tag}) for {len(steps)} steps: {cause}")
     return EncodedItem(input_ids=list(ids), step_positions=positions)

@@ -40,7 +40,7 @@ from typing import Any
 
 from prmkit.io._jsonl import FormatError
 from prmkit.models.formats.verdict import NEGATIVE, POSITIVE, encode_verdict, verdict_token_ids
-from prmkit.train._config import TrainConfig, help_text, load_train_val, loop_settings
+from prmkit.train._config import TrainConfig, help_text, load_train_val, loop_settings, resolve_inputs
 from prmkit.types import LabelledSolution
 
 __all__ = [
@@ -203,6 +203,7 @@ def train_verdict(config: VerdictTrainConfig) -> Path:
     from prmkit.train._model import add_lora, finish_run, history_writer, load_from_base, merge_lora, write_json
     from prmkit.train.prm import evaluate_step_scores
 
+    resolve_inputs(config)  # paths, "demo", max_length: checked before anything loads
     output_dir = Path(config.output_dir)
     train_records, val_records = load_train_val(config)
     tokenizer = load_tokenizer(config.base_model)

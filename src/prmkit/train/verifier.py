@@ -50,7 +50,7 @@ from typing import Any
 
 from prmkit.models.formats.implicit import encode_implicit
 from prmkit.models.likelihood import REDUCTIONS
-from prmkit.train._config import TrainConfig, help_text, load_train_val, loop_settings
+from prmkit.train._config import TrainConfig, help_text, load_train_val, loop_settings, resolve_inputs
 from prmkit.types import LabelledSolution, Problem, Solution, first_error_from_labels
 
 __all__ = ["VERIFIER_METRICS", "VerifierTrainConfig", "calibrate_verifier", "train_verifier"]
@@ -74,7 +74,7 @@ class VerifierTrainConfig(TrainConfig):
     num_epochs: float = field(default=1.0, metadata=help_text("Epochs over each round's kept solutions."))
     batch_size: int = field(default=64, metadata=help_text("Sequences per optimizer step."))
     eval_batch_size: int = field(default=64, metadata=help_text("Sequences per forward pass when scoring."))
-    max_length: int = field(default=192, metadata=help_text("Longest training sequence in tokens (longer kept samples are skipped)."))
+    max_length: int | None = field(default=None, metadata=help_text("Longest training sequence in tokens (longer kept samples are skipped); default the base model's position limit."))
     task: str = field(default="arith", metadata=help_text("Registered task whose train split gives the problems and whose checker grades outcomes."))
     task_options: str = field(default="difficulty=demo", metadata=help_text("Task options as k=v,k=v (e.g. difficulty=demo,seed=0)."))
     rounds: int = field(default=2, metadata=help_text("Expert-iteration rounds (each samples from the newest model)."))
@@ -237,7 +237,6 @@ def train_verifier(config: VerifierTrainConfig, task: Any = None) -> Path:
     from prmkit.io._jsonl import write_jsonl
     from prmkit.models.likelihood import LikelihoodScorer, write_likelihood_config
     from prmkit.tasks import load_task
-    from prmkit.tasks.arith import resolve_policy
     from prmkit.train._data import load_tokenizer
     from prmkit.train._loop import run_loop
     from prmkit.train._model import history_writer, load_from_base, write_run_files
@@ -245,9 +244,10 @@ def train_verifier(config: VerifierTrainConfig, task: Any = None) -> Path:
     torch.set_num_threads(config.threads)
     console = Console(stderr=True)
     started = time.perf_counter()
+    resolve_inputs(config)  # paths, "demo", max_length: checked before anything loads
     output_dir = Path(config.output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
-    base = resolve_policy(config.base_model)
+    base = config.base_model
     labelled_train, labelled_val = load_train_val(config) if config.train_file else ([], [])
     needed = config.rounds * config.problems + config.selection_problems
     if task is None:

@@ -32,3 +32,15 @@ def test_every_stage_has_a_command_with_help():
         result = runner.invoke(app, [stage, "--help"])
         assert result.exit_code == 0, (stage, result.output)
         assert "Usage" in result.output
+
+
+def test_keep_freed_memory_applies_on_glibc_and_is_a_no_op_elsewhere():
+    import platform
+    import sys
+
+    from prmkit._memory import keep_freed_memory
+
+    applied = keep_freed_memory()
+    on_glibc = sys.platform.startswith("linux") and platform.libc_ver()[0] == "glibc"
+    assert applied is on_glibc
+    assert keep_freed_memory() is applied  # idempotent

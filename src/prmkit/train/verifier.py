@@ -5,9 +5,10 @@ are the policy's *confident* mistakes (``benchmarks/prm_ceiling.py``). A verifie
 than the policy. Expert iteration gives it that knowledge from synthesized supervision alone
 (outcome checks, MC / OmegaPRM labels), never from reference solutions or exact step labels:
 
-1. **rounds** (rejection sampling / expert iteration): sample ``samples`` solutions to each of
-   ``problems`` *fresh* training problems from the *newest* model at ``temperature``, keep the
-   outcome-correct ones (distinct texts per problem) plus the step-label-correct prefixes of
+1. **rounds** (rejection sampling / expert iteration): sample ``samples`` solutions (times
+   ``sample_growth`` per later round) to each of ``problems`` training problems (fresh ones each
+   round, or with ``fresh_problems=False`` the same ones) from the *newest* model at
+   ``temperature``, keep the outcome-correct ones (with ``distinct``, each text once per problem) plus the step-label-correct prefixes of
    ``train_file`` (steps before the first step no rollout recovered from), and fine-tune on them (LM
    loss on the solution tokens), continuing the weights of the previous round. Each round's model
    is better at the task than the last, so the next round solves more (and harder) problems.
@@ -79,7 +80,10 @@ class VerifierTrainConfig(TrainConfig):
     task_options: str = field(default="difficulty=demo", metadata=help_text("Task options as k=v,k=v (e.g. difficulty=demo,seed=0)."))
     rounds: int = field(default=2, metadata=help_text("Expert-iteration rounds (each samples from the newest model)."))
     problems: int = field(default=4096, metadata=help_text("Fresh training problems per round (round r takes the r-th slice of the task's train split)."))
-    samples: int = field(default=4, metadata=help_text("Solutions sampled per problem per round."))
+    samples: int = field(default=4, metadata=help_text("Solutions sampled per problem in the first round."))
+    sample_growth: float = field(default=1.0, metadata=help_text("Each later round samples this many times as many solutions per problem (2 = 4, 8, 16 ...): a better model needs more tries to find what it still gets wrong."))
+    fresh_problems: bool = field(default=True, metadata=help_text("Each round takes new training problems (True) or re-samples the first round's (False, classic expert iteration)."))
+    distinct: bool = field(default=True, metadata=help_text("Keep each problem's distinct correct texts once (True) or every correct sample (False: rejection-sampling fine-tuning, which weights a problem by how often the model solves it)."))
     temperature: float = field(default=1.0, metadata=help_text("Sampling temperature of the rounds."))
     retry_samples: int = field(default=0, metadata=help_text("More samples for each problem a round's first samples all got wrong (0 = none): the facts the model gets wrong live in those."))
     retry_temperature: float = field(default=1.2, metadata=help_text("Sampling temperature of the retries (hotter: a confident mistake needs luck to avoid)."))
@@ -102,6 +106,8 @@ class VerifierTrainConfig(TrainConfig):
         for field_name in ("rounds", "problems", "samples", "selection_problems", "selection_samples", "max_new_tokens", "threads"):
             if getattr(self, field_name) < 1:
                 raise ValueError(f"{name}.{field_name} = {getattr(self, field_name)} must be >= 1")
+        if self.sample_growth < 1:
+            raise ValueError(f"{name}.sample_growth = {self.sample_growth} must be >= 1")
         if self.retry_samples < 0:
             raise ValueError(f"{name}.retry_samples = {self.retry_samples} must be >= 0")
         if self.temperature <= 0 or self.selection_temperature <= 0 or self.retry_temperature <= 0:
@@ -249,7 +255,7 @@ def train_verifier(config: VerifierTrainConfig, task: Any = None) -> Path:
     output_dir.mkdir(parents=True, exist_ok=True)
     base = config.base_model
     labelled_train, labelled_val = load_train_val(config) if config.train_file else ([], [])
-    needed = config.rounds * config.problems + config.selection_problems
+    needed = (config.rounds if config.fresh_problems else 1) * config.problems + config.selection_problems
     if task is None:
         options = _task_options(config.task_options)
         if config.task == "arith":
@@ -279,8 +285,10 @@ def train_verifier(config: VerifierTrainConfig, task: Any = None) -> Path:
                   f"{len(label_rows)} rows from {config.train_file}")
     rounds: list[dict[str, Any]] = []
     for round_index in range(config.rounds):
-        problems = pool[round_index * config.problems : (round_index + 1) * config.problems]
-        solutions = _sample(model, tokenizer, task, problems, config, config.samples, config.temperature,
+        first = round_index * config.problems if config.fresh_problems else 0
+        problems = pool[first : first + config.problems]
+        samples = round(config.samples * config.sample_growth**round_index)
+        solutions = _sample(model, tokenizer, task, problems, config, samples, config.temperature,
                             config.seed + round_index)
         unsolved = [i for i, sols in enumerate(solutions) if not any(s.correct for s in sols)]
         if config.retry_samples and unsolved:
@@ -290,8 +298,8 @@ def train_verifier(config: VerifierTrainConfig, task: Any = None) -> Path:
                 solutions[i] = solutions[i] + extra
         seen, rows = set(), list(label_rows)
         for problem, sols in zip(problems, solutions):
-            for solution in sols:
-                key = (problem.id, tuple(solution.steps))
+            for index, solution in enumerate(sols):
+                key = (problem.id, tuple(solution.steps) if config.distinct else index)
                 if solution.correct and key not in seen:
                     seen.add(key)
                     rows.append(_row(tokenizer, problem.question, solution.steps, complete=True))

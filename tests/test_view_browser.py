@@ -98,6 +98,11 @@ def test_tiny_demo_report_html_opens_clean(tmp_path):
     from tests.test_demo import TINY
 
     run_demo(DemoConfig(out=str(tmp_path), **TINY))
+    from prmkit.demo import replot
+
+    before = (tmp_path / "labels.png").stat().st_mtime_ns
+    assert [p.name for p in replot(tmp_path)] == ["verifiers.png", "bon.png", "labels.png"]
+    assert (tmp_path / "labels.png").stat().st_mtime_ns >= before
     page_file = tmp_path / "report.html"
     payload = payload_of(page_file.read_text())
     assert {p["name"] for p in payload["prms"]} >= {"prm", "oracle", "likelihood"}

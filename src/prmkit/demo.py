@@ -42,7 +42,7 @@ from rich.console import Console
 from prmkit.train._config import help_text
 from prmkit.types import LabelledSolution, Problem, Solution
 
-__all__ = ["DemoConfig", "run_demo"]
+__all__ = ["DemoConfig", "run_demo", "replot"]
 
 
 @dataclass
@@ -584,6 +584,41 @@ def _plots(evaluation: dict[str, Any], agreement: dict[str, dict[str, float]], o
             Path(plot_verifier_curves(evaluation["bon_curves"], out / "bon.png",
                                       "arith, held-out problems: verifier-weighted vote vs N")),
             Path(plot_label_quality(agreement, out / "labels.png"))]
+
+
+def replot(out: str | Path) -> list[Path]:
+    """Redraw an earlier run's plots in ``out`` from the files it wrote, with this prmkit's plots.
+
+    Why: plots improve (intervals, ranges) after a run's numbers are in; no model is loaded and no
+    number changes. Reads ``details.json``, ``bon_<verifier>.jsonl`` (best-of-N curves and their
+    intervals are recomputed) and ``labels/<annotator>.jsonl`` (first-error accuracy intervals
+    against the exact labels).
+
+    Returns:
+        The PNGs written (verifiers.png, bon.png, labels.png).
+    """
+    import json
+    import math
+
+    from prmkit.evaluate.bon import evaluate, read_bon
+    from prmkit.io._jsonl import read_jsonl
+    from prmkit.tasks.arith import ArithTask
+
+    out = Path(out)
+    details = json.loads((out / "details.json").read_text())
+    evaluation, agreement, config = details["evaluation"], details["labels"], details["config"]
+    for rows in evaluation["comparison"].values():  # details.json stores undefined numbers (NaN) as null
+        for cell in rows.values():
+            cell.update({k: math.nan if v is None else v for k, v in cell.items()})
+    for name in evaluation["bon_curves"]:
+        evaluation["bon_curves"][name] = evaluate(read_bon(out / f"bon_{name}.jsonl"), aggregations=("min",),
+                                                  progress=False, intervals=True)
+    task = ArithTask(difficulty="demo", seed=config["seed"])
+    for name, stats in agreement.items():
+        records = [LabelledSolution.from_dict(r) for _, r in read_jsonl(out / "labels" / f"{name}.jsonl")]
+        low, high = _first_error_interval(task, records, config["seed"])
+        stats.update(first_error_accuracy_low=round(low, 2), first_error_accuracy_high=round(high, 2))
+    return _plots(evaluation, agreement, out)
 
 
 def _interval(found: dict[str, float]) -> str:

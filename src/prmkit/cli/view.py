@@ -40,8 +40,8 @@ def run(
     input: Annotated[Path, typer.Option("--input", help="Solutions, as for `prmkit score --input` (see --format).")],  # noqa: A002
     scores: Annotated[list[str], typer.Option("--scores", help="Scores JSONL from `prmkit score` ([NAME=]PATH); one per PRM, repeatable.")],
     output: Annotated[Path, typer.Option(help="The HTML file to write.")] = Path("view.html"),
-    labels: Annotated[Path | None, typer.Option(help="Step-labelled solutions (any --format-readable file) matched by id; "
-                                                     "default: the labels in --input, if any.")] = None,
+    labels: Annotated[Path | None, typer.Option(help="Step-labelled solutions (prmkit JSONL, e.g. `prmkit annotate`'s "
+                                                     "output) matched by id; default: the labels --input carries, if any.")] = None,
     threshold: Annotated[float, typer.Option(help="A step scored below this is predicted wrong.")] = 0.5,
     format: Annotated[str, typer.Option("--format", help="Input format: auto (prmkit or plain JSONL), plain, or a prmkit convert format.")] = "auto",  # noqa: A002
     title: Annotated[str | None, typer.Option(help="Page title (default: the input file name).")] = None,

@@ -83,10 +83,11 @@
     if (hasGold) html.push('<span class="badge ', r.gold !== null && r.gold >= 0 ? "bad" : "", '">true first error: ', stepName(r.gold), "</span>");
     prms.forEach(function (prm, k) {
       var verdict = isAlarm(r, k) ? ' <span class="badge alarm">false alarm</span>' : isMissed(r, k) ? ' <span class="badge miss">missed</span>' : "";
-      html.push('<span class="badge">', esc(prm.name), ": ", stepName(r.pred[k]), "</span>", verdict);
+      var flag = r.pred[k] === null ? ": no score" : r.pred[k] < 0 ? " flags nothing" : " flags step " + (r.pred[k] + 1);
+      html.push('<span class="badge">', esc(prm.name), flag, "</span>", verdict);
     });
     html.push('</header><details class="q"><summary>question</summary>', esc(questions[r.q]), "</details>");
-    html.push('<table class="steps"><thead><tr><th></th><th>step</th>');
+    html.push('<table class="steps"><thead><tr><th class="n"></th><th>step</th>');
     prms.forEach(function (prm) { html.push('<th class="score">', esc(prm.name), "</th>"); });
     html.push("</tr></thead><tbody>");
     r.steps.forEach(function (text, i) {

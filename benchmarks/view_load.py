@@ -85,13 +85,13 @@ def main() -> None:
                     page.set_checked("#f-wrong", state)
                     page.wait_for_function("document.querySelector('#count').textContent.length > 0")
                     clicks.append(1000 * (time.perf_counter() - started))
+            page.set_checked("#f-wrong", True)
             shown = page.inner_text("#count")
             print(f"load in headless Chromium (median of {args.repeats}): {inside / 1000:.2f} s to the first page drawn "
                   f"(page clock), {outside / 1000:.2f} s wall-clock incl. navigation; target < 2 s: "
                   f"{'met' if outside < 2000 else 'NOT met'}")
-            print(f"filter 'wrong only' over all rows: median {statistics.median(clicks):.0f} ms per click ({shown} after)")
+            print(f"filter 'wrong only' over all rows: median {statistics.median(clicks):.0f} ms per click (leaves {shown})")
             if args.screenshot:
-                page.set_checked("#f-wrong", True)
                 page.screenshot(path=str(args.screenshot))
                 print(f"wrote {args.screenshot} (blank: {is_blank(args.screenshot)})")
             if args.report:

@@ -61,7 +61,8 @@ def render_page(payload: dict[str, Any], before: str = "") -> str:
 
     Args:
         payload: :func:`prmkit.view._data.build_payload`'s output.
-        before: trusted HTML placed above the view (the demo's report); empty for ``prmkit view``.
+        before: trusted HTML placed above the view instead of the title heading (the demo's report,
+            which has its own); empty for ``prmkit view``.
 
     Returns:
         The page as one string (UTF-8 when written).
@@ -74,8 +75,7 @@ def render_page(payload: dict[str, Any], before: str = "") -> str:
 <title>{title}</title>
 <style>{_asset("view.css")}</style>
 </head><body><main>
-<h1>{title}</h1>
-{before}
+{before or f"<h1>{title}</h1>"}
 {view_section()}
 </main>
 <script type="application/json" id="prmkit-data">{_embedded_json(payload)}</script>

@@ -208,3 +208,22 @@ def test_cli_evaluates_a_multi_method_search_output_per_run_and_says_when_k_is_c
     mixed.write_text(line("p0", "beam", 4, True) + "\n" + line("p1", "beam", 2, True).replace('"n": 2', '"n": 4') + "\n")
     result = CliRunner().invoke(app, ["eval", "bon", "--data", str(mixed), "--output", str(out)])
     assert result.exit_code == 0 and "k stops at 2" in " ".join(result.output.split()) and "'p1'" in result.output
+
+
+def test_intervals_are_a_bootstrap_over_problems_around_each_point():
+    from prmkit.evaluate.bootstrap import bootstrap_interval
+
+    solved = {"problem_id": "a", "candidates": [_cand("1", True, [0.9]), _cand("1", True, [0.8])]}
+    unsolved = {"problem_id": "b", "candidates": [_cand("2", False, [0.9]), _cand("3", False, [0.8])]}
+    same = evaluate([solved, {**solved, "problem_id": "c"}], aggregations=("min",), progress=False, intervals=True)
+    assert same["intervals"]["pass@k"] == {"1": [100.0, 100.0], "2": [100.0, 100.0]}  # no spread between problems
+    records = [solved, unsolved] * 10
+    for i, record in enumerate(records):
+        record = records[i] = {**record, "problem_id": f"p{i}"}
+    mixed = evaluate(records, aggregations=("min",), progress=False, intervals=True, seed=3)
+    low, high = mixed["intervals"]["weighted_vote@k"]["min"]["2"]
+    assert low < mixed["weighted_vote@k"]["min"]["2"] == 50.0 < high
+    # the same problem sets as the generic bootstrap with that seed
+    assert (low, high) == pytest.approx(bootstrap_interval([100.0 * (i % 2 == 0) for i in range(20)],
+                                                           lambda g: sum(g) / len(g), seed=3))
+    assert "intervals" not in evaluate(records, aggregations=("min",), progress=False)

@@ -141,3 +141,17 @@ def test_steps_cli_on_processbench_format(tmp_path):
     result = _invoke("steps", "--data", labelled, "--scores", scores, "--output", out)
     assert result.exit_code == 0, result.output
     assert json.loads(out.read_text())["auroc"] == 1.0
+
+
+def test_bon_default_table_fits_100_columns(tmp_path):
+    data = tmp_path / "bon.jsonl"
+    candidate = {"answer": "1", "correct": True, "scores": [0.61803, 0.5]}
+    data.write_text("".join(json.dumps({"problem_id": f"p{i}", "candidates": [candidate] * 64}) + "\n" for i in range(3)))
+    result = CliRunner().invoke(app, ["eval", "bon", "--data", str(data), "--output", str(tmp_path / "b.json")],
+                                env={"COLUMNS": "250"})  # wide enough that rich would not squeeze a wider table
+    assert result.exit_code == 0, result.output
+    table = [line for line in result.output.splitlines() if "│" in line or "┃" in line]
+    assert len(table) >= 13 and "weighted (softmin)" in result.output and "k=64" in result.output
+    assert max(len(line) for line in table) <= 100
+    written = json.loads((tmp_path / "b.json").read_text())
+    assert written["intervals"]["best_of_k"]["softmin"]["64"] == [100.0, 100.0]

@@ -18,8 +18,10 @@ exact truth that only the arith world provides:
    ProcessBench-style F1, PRM-weighted vote and best-of-N with 95 % bootstrap intervals, next to
    majority vote, the self-certainty baseline (the untrained policy's own likelihood) and the exact
    oracle; the best trained verifier is named (picked on an outcome-labelled selection split).
-7. **report** — ``report.md``, ``metrics.json`` (flat dotted keys, numbers in percent) and PNG plots
-   in ``out``; labelling shards resume if the run is interrupted.
+7. **report** — ``report.md``, ``report.html`` (the report with its plots inlined and a
+   :mod:`prmkit.view` of sampled held-out solutions scored by every verifier), ``metrics.json``
+   (flat dotted keys, numbers in percent) and PNG plots (95 % bootstrap intervals) in ``out``;
+   labelling shards resume if the run is interrupted.
 
 The protocol is fixed before any held-out number is seen: thresholds (F1) are picked on the
 MC-labelled validation split, calibrations are fitted there, the verifier's round and the best
@@ -40,14 +42,14 @@ from rich.console import Console
 from prmkit.train._config import help_text
 from prmkit.types import LabelledSolution, Problem, Solution
 
-__all__ = ["DemoConfig", "run_demo"]
+__all__ = ["DemoConfig", "run_demo", "replot"]
 
 
 @dataclass
 class DemoConfig:
     """Settings of :func:`run_demo`; the defaults finish in under 10 minutes on a 2-core CPU."""
 
-    out: str = field(default="prmkit-demo", metadata=help_text("Output folder (report.md, metrics.json, plots, checkpoints)."))
+    out: str = field(default="prmkit-demo", metadata=help_text("Output folder (report.md, report.html, metrics.json, plots, checkpoints)."))
     policy: str = field(default="demo", metadata=help_text("Policy checkpoint dir; 'demo' = the one shipped with prmkit."))
     from_scratch: bool = field(default=False, metadata=help_text("Train the policy now instead of using the shipped one (~15-30 min)."))
     label_problems: int = field(default=256, metadata=help_text("Training problems whose sampled solutions are labelled."))
@@ -148,6 +150,7 @@ def run_demo(config: DemoConfig) -> dict[str, Any]:
     stage("verifier", "7/8 likelihood verifier (expert iteration on outcome-correct samples): wait, calibrate, judge")
     verifier_path = _finish_verifier(verifier, validation, console)
     _judge(evaluation, "likelihood", "likelihood", {"path": str(verifier_path)}, validation, selection, out)
+    view = _view_columns(evaluation)
     evaluation = _compare(evaluation, config.seed)
 
     stage("report", "8/8 report")
@@ -161,8 +164,11 @@ def run_demo(config: DemoConfig) -> dict[str, Any]:
     plots = _plots(evaluation, labels["agreement"], out)
     report = _report(metrics, evaluation, labels["agreement"], plots, config)
     (out / "report.md").write_text(report)
+    from prmkit.view.report import write_report
+
+    write_report(out / "report.html", report, out, *view, title="prmkit demo report")
     console.print(report, markup=False, highlight=False)
-    console.print(f"[green]done in {metrics['elapsed_seconds']:.0f} s[/green]: {out / 'report.md'}, {out / 'metrics.json'}, "
+    console.print(f"[green]done in {metrics['elapsed_seconds']:.0f} s[/green]: {out / 'report.md'}, {out / 'report.html'}, {out / 'metrics.json'}, "
                   + ", ".join(str(p) for p in plots))
     return metrics
 
@@ -179,6 +185,33 @@ DISPLAY = {
     "likelihood": "likelihood verifier (expert iteration, outcome labels)",
     "oracle": "exact oracle",
 }
+
+
+#: Held-out solutions (drawn once, seeded) shown with every verifier's step scores in ``report.html``.
+VIEW_SOLUTIONS = 200
+
+
+def _view_columns(result: dict[str, Any]) -> tuple[list[tuple[str, LabelledSolution]], list[Any]]:
+    """The sampled held-out solutions with their exact step labels, and one view column per verifier
+    (at its validation-picked threshold; 0.5 where none could be picked). Removes the bulky
+    per-verifier scores from ``result``."""
+    from prmkit.types import StepLabels
+    from prmkit.view import PRMScores
+
+    flat = [(p, j, s) for p, sols in zip(result["problems"], result["candidates"]) for j, s in enumerate(sols)]
+    solutions = []
+    for i in result.pop("view_sample"):
+        problem, j, solution = flat[i]
+        gold = result["gold"][i]
+        labels = None if gold is None else StepLabels(
+            [1.0 if gold == -1 or k < gold else 0.0 if k == gold else None for k in range(len(solution.steps))],
+            first_error=gold, source="exact")
+        solutions.append((f"{problem.id}/{j}", LabelledSolution(problem, solution, labels)))
+    keys = [key for key, _ in solutions]
+    columns = [PRMScores(name, dict(zip(keys, rows)), 0.5 if threshold is None else threshold,
+                         "threshold picked on validation" if threshold is not None else "no validation threshold: 0.5")
+               for name, (rows, threshold) in result.pop("view_scores").items()]
+    return solutions, columns
 
 
 def _policy(config: DemoConfig, out: Path) -> str:
@@ -230,8 +263,10 @@ def _label(
         # Math-Shepherd hard semantics for both: a step is labelled correct when any rollout from it
         # reached the answer (label > 0), so soft MC fractions and hard labels are compared alike.
         found = agreement(task, records, threshold=1e-9)
+        low, high = _first_error_interval(task, records, config.seed)
         stats[name] = {
             "first_error_accuracy": round(100.0 * found.first_error_accuracy, 2),
+            "first_error_accuracy_low": round(low, 2), "first_error_accuracy_high": round(high, 2),
             "step_accuracy": round(100.0 * found.step_accuracy, 2),
             "rollouts": run.rollouts,
             "solutions": found.solutions,
@@ -242,6 +277,21 @@ def _label(
         result[f"{name}_file"] = merged
     result["agreement"] = stats
     return result
+
+
+def _first_error_interval(task: Any, records: Sequence[LabelledSolution], seed: int) -> tuple[float, float]:
+    """95 % bootstrap interval (over problems, %) of the labels' first-error accuracy against the exact ones."""
+    from prmkit.evaluate.bootstrap import ratio_interval
+
+    hits: dict[str, list[int]] = {}
+    for record in records:
+        exact = task.first_error(record.problem, record.solution.steps)
+        if exact is not None and record.labels is not None:
+            hits.setdefault(record.problem.id, []).append(int(record.labels.first_error == exact))
+    if not hits:
+        return float("nan"), float("nan")
+    low, high = ratio_interval([sum(h) for h in hits.values()], [len(h) for h in hits.values()], seed=seed)
+    return 100.0 * low, 100.0 * high
 
 
 def _train_prm(config: DemoConfig, policy: str, train_file: Path, out: Path) -> Path:
@@ -397,6 +447,8 @@ def _validation_threshold(scorer: Any, records: Sequence[LabelledSolution]) -> f
 def _sample_held_out(config: DemoConfig, task: Any, generator: Any, problems: Sequence[Problem]) -> dict[str, Any]:
     """``bon_n`` solutions per held-out problem (sampled once, judged by every verifier) and the
     result dict that :func:`_judge` fills in."""
+    import random
+
     from prmkit.annotate import SolutionSampler
 
     sampler = SolutionSampler(generator, task, samples=config.bon_n, temperature=config.temperature, seed=config.seed + 1)
@@ -404,7 +456,8 @@ def _sample_held_out(config: DemoConfig, task: Any, generator: Any, problems: Se
     flat = [(p, s) for p, sols in zip(problems, solutions) for s in sols]
     return {"problems": list(problems), "candidates": solutions, "gold": [task.first_error(p, s.steps) for p, s in flat],
             "solutions": len(flat), "n": config.bon_n, "f1": {}, "f1_val_threshold": {}, "bon_curves": {},
-            "selection_weighted": {}, "outcomes": {},
+            "selection_weighted": {}, "outcomes": {}, "view_scores": {},
+            "view_sample": sorted(random.Random(config.seed).sample(range(len(flat)), min(len(flat), VIEW_SOLUTIONS))),
             "pass_at_1": round(100.0 * sum(bool(s.correct) for _, s in flat) / max(1, config.bon_n * len(problems)), 2)}
 
 
@@ -439,7 +492,8 @@ def _judge(result: dict[str, Any], name: str, family: str, options: dict[str, An
     rows = [[next(cursor) for _ in sols] for sols in solutions]
     records = [bon_record(p, sols, row) for p, sols, row in zip(problems, solutions, rows)]
     write_bon(out / f"bon_{name}.jsonl", records)
-    result["bon_curves"][name] = evaluate(records, aggregations=("min",), progress=False)
+    result["bon_curves"][name] = evaluate(records, aggregations=("min",), progress=False, intervals=True)
+    result["view_scores"][name] = ([scores[i] for i in result["view_sample"]], threshold)
     by_problem = [(p, sols) for p, sols in _group(selection) if sols]
     if by_problem and name in TRAINED:
         result["selection_weighted"][name] = _weighted_accuracy(by_problem, _selection_rows(scorer, by_problem))
@@ -526,67 +580,48 @@ def _round(value: float, digits: int = 2) -> float:
 
 
 def _plots(evaluation: dict[str, Any], agreement: dict[str, dict[str, float]], out: Path) -> list[Path]:
-    import matplotlib
+    from prmkit.evaluate.plots import plot_label_quality, plot_verifier_bars, plot_verifier_curves
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    n = evaluation["n"]
+    return [Path(plot_verifier_bars(evaluation["comparison"], n, out / "verifiers.png")),
+            Path(plot_verifier_curves(evaluation["bon_curves"], out / "bon.png",
+                                      "arith, held-out problems: verifier-weighted vote vs N")),
+            Path(plot_label_quality(agreement, out / "labels.png"))]
 
-    curves = evaluation["bon_curves"]
-    fig, ax = plt.subplots(figsize=(7.5, 4.8))
-    any_curve = next(iter(curves.values()))
-    ks = [int(k) for k in any_curve["majority@k"]]
-    ax.plot(ks, [any_curve["pass@k"][str(k)] for k in ks], "k:", label="pass@k (any correct)")
-    ax.plot(ks, [any_curve["majority@k"][str(k)] for k in ks], "ko-", label="majority vote")
-    for name, curve in curves.items():
-        ax.plot(ks, [curve["weighted_vote@k"]["min"][str(k)] for k in ks], "s-", label=f"{name}-weighted vote")
-    ax.set_xscale("log", base=2)
-    ax.set_xticks(ks, [str(k) for k in ks])
-    ax.set_xlabel("N (candidates per problem)")
-    ax.set_ylabel("accuracy (%)")
-    ax.set_title("arith, held-out problems: verifier-weighted vote vs N")
-    ax.grid(True, alpha=0.3)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    bon_png = out / "bon.png"
-    fig.savefig(bon_png, dpi=120)
-    plt.close(fig)
 
-    comparison = evaluation["comparison"]
-    names = list(comparison)
-    fig, axes = plt.subplots(1, 3, figsize=(13, 4.2), sharey=True)
-    for ax, (key, title) in zip(axes, (("f1", "ProcessBench F1 (val. threshold)"), ("weighted", f"weighted vote @{evaluation['n']}"),
-                                        ("best", f"best-of-{evaluation['n']}"))):
-        values = [comparison[n][key]["value"] for n in names]
-        errors = [[max(0.0, v - comparison[n][key]["low"]) if v == v else 0.0 for n, v in zip(names, values)],
-                  [max(0.0, comparison[n][key]["high"] - v) if v == v else 0.0 for n, v in zip(names, values)]]
-        ax.barh(range(len(names)), [v if v == v else 0.0 for v in values], xerr=errors, capsize=3, color="tab:blue", alpha=0.8)
-        if key != "f1":
-            ax.axvline(next(iter(comparison.values()))["majority"]["value"], color="k", ls="--", lw=1, label="majority vote")
-            ax.legend(fontsize=8, loc="lower right")
-        ax.set_title(title, fontsize=10)
-        ax.set_xlim(0, 100)
-        ax.grid(True, axis="x", alpha=0.3)
-    axes[0].set_yticks(range(len(names)), names)
-    axes[0].invert_yaxis()
-    fig.suptitle("every verifier on the same held-out solutions (bars: 95 % bootstrap intervals over problems)", fontsize=10)
-    fig.tight_layout()
-    verifiers_png = out / "verifiers.png"
-    fig.savefig(verifiers_png, dpi=120)
-    plt.close(fig)
+def replot(out: str | Path) -> list[Path]:
+    """Redraw an earlier run's plots in ``out`` from the files it wrote, with this prmkit's plots.
 
-    fig, ax = plt.subplots(figsize=(6, 4))
+    Why: plots improve (intervals, ranges) after a run's numbers are in; no model is loaded and no
+    number changes. Reads ``details.json``, ``bon_<verifier>.jsonl`` (best-of-N curves and their
+    intervals are recomputed) and ``labels/<annotator>.jsonl`` (first-error accuracy intervals
+    against the exact labels).
+
+    Returns:
+        The PNGs written (verifiers.png, bon.png, labels.png).
+    """
+    import json
+    import math
+
+    from prmkit.evaluate.bon import evaluate, read_bon
+    from prmkit.io._jsonl import read_jsonl
+    from prmkit.tasks.arith import ArithTask
+
+    out = Path(out)
+    details = json.loads((out / "details.json").read_text())
+    evaluation, agreement, config = details["evaluation"], details["labels"], details["config"]
+    for rows in evaluation["comparison"].values():  # details.json stores undefined numbers (NaN) as null
+        for cell in rows.values():
+            cell.update({k: math.nan if v is None else v for k, v in cell.items()})
+    for name in evaluation["bon_curves"]:
+        evaluation["bon_curves"][name] = evaluate(read_bon(out / f"bon_{name}.jsonl"), aggregations=("min",),
+                                                  progress=False, intervals=True)
+    task = ArithTask(difficulty="demo", seed=config["seed"])
     for name, stats in agreement.items():
-        ax.scatter(stats["rollouts_per_solution"], stats["first_error_accuracy"], s=60)
-        ax.annotate(name, (stats["rollouts_per_solution"], stats["first_error_accuracy"]), textcoords="offset points", xytext=(6, 4))
-    ax.set_xlabel("rollouts per labelled solution")
-    ax.set_ylabel("first-error accuracy vs exact labels (%)")
-    ax.set_title("automatic labels: quality vs cost")
-    ax.grid(True, alpha=0.3)
-    fig.tight_layout()
-    labels_png = out / "labels.png"
-    fig.savefig(labels_png, dpi=120)
-    plt.close(fig)
-    return [verifiers_png, bon_png, labels_png]
+        records = [LabelledSolution.from_dict(r) for _, r in read_jsonl(out / "labels" / f"{name}.jsonl")]
+        low, high = _first_error_interval(task, records, config["seed"])
+        stats.update(first_error_accuracy_low=round(low, 2), first_error_accuracy_high=round(high, 2))
+    return _plots(evaluation, agreement, out)
 
 
 def _interval(found: dict[str, float]) -> str:
@@ -633,10 +668,13 @@ def _report(
         picks = ", ".join(f"{name} {value:.1f}" for name, value in evaluation["selection_weighted"].items())
         lines += ["", f"Selection split, weighted-vote accuracy of the trained verifiers: {picks}."]
     lines += ["", "## Automatic process labels vs the exact labels", "",
+              "First-error accuracy with its 95 % bootstrap interval over the labelled problems.", "",
               "| annotator | rollouts | rollouts / solution | first-error acc. % | step acc. % |",
               "|---|---:|---:|---:|---:|"]
     for name, s in agreement.items():
-        lines.append(f"| {name} | {s['rollouts']} | {_cell(s['rollouts_per_solution'])} | {_cell(s['first_error_accuracy'])} "
+        interval = (f" [{_cell(s['first_error_accuracy_low'])}, {_cell(s['first_error_accuracy_high'])}]"
+                    if "first_error_accuracy_low" in s else "")
+        lines.append(f"| {name} | {s['rollouts']} | {_cell(s['rollouts_per_solution'])} | {_cell(s['first_error_accuracy'])}{interval} "
                      f"| {_cell(s['step_accuracy'])} |")
     lines += ["", "## ProcessBench-style F1 at the fixed threshold 0.5 and at the validation-picked one", "",
               "| scorer | error acc. % @ 0.5 | correct acc. % @ 0.5 | F1 @ 0.5 | val. threshold | F1 @ val. threshold |",

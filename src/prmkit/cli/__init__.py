@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import typer
 
-from prmkit.cli import annotate, convert, demo, evaluate, score, search, serve, train
+from prmkit.cli import annotate, convert, demo, evaluate, score, search, serve, train, view
 from prmkit.cli._errors import RootGroup
 
 __all__ = ["app", "main"]
@@ -27,7 +27,7 @@ app = typer.Typer(
 app.add_typer(evaluate.app, name="eval")
 app.add_typer(train.app, name="train")
 app.add_typer(annotate.app, name="annotate")
-for module in (score, convert, search, serve, demo):
+for module in (score, convert, search, serve, view, demo):
     app.command(name=module.NAME, help=module.HELP)(module.run)
 
 

@@ -247,7 +247,8 @@ def bon(
 
     Input lines: {"problem_id": str, "candidates": \\[{"answer": str|null, "correct": bool,
     "scores": \\[float in 0..1 per step], "num_tokens": int (optional)}]}. A `prmkit search` output with
-    several methods or N is evaluated per run (one table each).
+    several methods or N is evaluated per run (one table each). The JSON also holds a 95 % bootstrap
+    interval over problems for every value ("intervals"); --plot draws them.
 
     Examples:
 
@@ -273,7 +274,7 @@ def bon(
             console.print(f"[bold yellow]warning:[/bold yellow] {label}: problems have {fewest} to {most} candidates "
                           f"(e.g. {problem!r} has {fewest}), so k stops at {fewest}", soft_wrap=True)
         try:
-            result = bn.evaluate(records, ks=k_values, aggregations=aggregations, samples=samples, seed=seed)
+            result = bn.evaluate(records, ks=k_values, aggregations=aggregations, samples=samples, seed=seed, intervals=True)
         except ValueError as err:
             fail(f"{label}: {err}; pass --ks up to {fewest}")
         _print_bon(result, aggregations, label if len(runs) > 1 else None)
@@ -291,20 +292,22 @@ def bon(
 
 
 def _print_bon(result: dict[str, Any], aggregations: list[str], label: str | None) -> None:
-    """One best-of-N table (``label`` names the search run when a file holds several)."""
+    """One best-of-N table (``label`` names the search run when a file holds several).
+
+    Rules are rows and k values columns, so the default table (5 aggregations, k up to 64) fits 100
+    terminal columns; the JSON holds the 95 % bootstrap interval of every cell.
+    """
     from prmkit.evaluate._report import print_table
 
-    columns = ["k", "pass@k", "majority"]
+    ks = [str(k) for k in result["ks"]]
+    rows: list[list[Any]] = [["pass@k", *(result["pass@k"][k] for k in ks)],
+                             ["majority", *(result["majority@k"][k] for k in ks)]]
     for how in aggregations:
-        columns += [f"best ({how})", f"weighted ({how})"]
-    rows = []
-    for k in result["ks"]:
-        row: list[Any] = [str(k), result["pass@k"][str(k)], result["majority@k"][str(k)]]
-        for how in aggregations:
-            row += [result["best_of_k"][how][str(k)], result["weighted_vote@k"][how][str(k)]]
-        rows.append(row)
+        rows.append([f"best ({how})", *(result["best_of_k"][how][k] for k in ks)])
+    for how in aggregations:
+        rows.append([f"weighted ({how})", *(result["weighted_vote@k"][how][k] for k in ks)])
     run = f" [{label}]" if label else ""
-    print_table(f"Best-of-N{run} over {result['num_problems']} problems (accuracy %)", columns, rows)
+    print_table(f"Best-of-N{run} over {result['num_problems']} problems (accuracy %, by k)", ["rule", *(f"k={k}" for k in ks)], rows)
 
 
 @app.command("steps")

@@ -41,69 +41,20 @@ HELP = (
 _KEY_FIELDS = ("idx", "classification")
 
 
-def _sniff(path: Path) -> str:
-    """``"prmkit"`` or ``"plain"`` from the first record's fields; fails with the fix otherwise."""
-    from prmkit.io._jsonl import FormatError, read_jsonl
-
-    try:
-        for line, record in read_jsonl(path):
-            if "problem" in record and "solution" in record:
-                return "prmkit"
-            if "question" in record and "steps" in record:
-                return "plain"
-            fail(
-                f"{path}:{line}: cannot tell the format from fields {sorted(record)}; pass --format "
-                f"(one of: {', '.join(_format_names())})"
-            )
-    except FormatError as err:
-        fail(f"{err}. If this is not JSONL (e.g. ProcessBench's JSON), pass --format (one of: {', '.join(_format_names())})")
-    fail(f"{path} holds no records")
-
-
-def _format_names() -> list[str]:
-    try:
-        from prmkit.io.convert import FORMATS
-    except ImportError:
-        return ["plain", "prmkit"]
-    return sorted({"plain", *FORMATS})
-
-
 def read_items(path: Path, fmt: str) -> list[dict[str, Any]]:
-    """Read ``path`` into ``[{"id", "question", "steps", **key fields}]``, in file order.
+    """Read ``path`` into ``[{"id", "question", "steps", **key fields}]``, in file order
+    (:func:`prmkit.io.solutions.read_solutions`: the same records and ids ``prmkit view`` reads).
 
     Raises:
         FormatError: malformed records (the message names file, line and field).
     """
-    from prmkit.io._jsonl import FormatError, read_jsonl, require
+    from prmkit.io.solutions import read_solutions
 
-    if fmt == "auto":
-        fmt = _sniff(path)
     rows: list[dict[str, Any]] = []
-    if fmt == "plain":
-        for line, record in read_jsonl(path):
-            where = f"{path}:{line}"
-            steps = require(record, "steps", list, where)
-            for k, step in enumerate(steps):
-                if not isinstance(step, str) or not step.strip():
-                    raise FormatError(f"{where}: steps[{k}] = {step!r:.60} is not non-empty text")
-            rows.append({"id": str(require(record, "id", (str, int), where)),
-                         "question": require(record, "question", str, where), "steps": steps})
-    else:
-        if fmt == "prmkit":
-            from prmkit.io._native import read
-            records = read(path)
-        else:
-            from prmkit.io.convert import read_records
-            records = read_records(fmt, path)
-        for record in records:
-            row = {"id": str(record.solution.meta.get("id") or record.problem.id), "question": record.problem.question, "steps": list(record.solution.steps)}
-            row.update({k: record.solution.meta[k] for k in _KEY_FIELDS if k in record.solution.meta})
-            rows.append(row)
-    from prmkit.evaluate.step_metrics import unique_keys
-
-    # several solutions of one problem: numbered ids, the keys `prmkit eval steps` matches them by
-    for row, key in zip(rows, unique_keys([row["id"] for row in rows])):
-        row["id"] = key
+    for key, record in read_solutions(path, fmt):
+        row = {"id": key, "question": record.problem.question, "steps": list(record.solution.steps)}
+        row.update({k: record.solution.meta[k] for k in _KEY_FIELDS if k in record.solution.meta})
+        rows.append(row)
     return rows
 
 

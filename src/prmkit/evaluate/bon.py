@@ -219,6 +219,8 @@ def evaluate(
     seed: int = 0,
     temperature: float = 0.1,
     progress: bool = True,
+    intervals: bool = False,
+    resamples: int = 1000,
 ) -> dict[str, Any]:
     """Best-of-N accuracy curves (see the module docstring for every definition).
 
@@ -230,11 +232,17 @@ def evaluate(
         seed: seed of the subset sampler.
         temperature: softmin temperature, passed to :func:`~prmkit.models.aggregate.aggregate`.
         progress: show a progress bar over problems.
+        intervals: also return 95 % percentile-bootstrap intervals over problems for every point
+            (:func:`prmkit.evaluate.bootstrap.ratio_interval`; the same resampled problem sets, drawn
+            with ``seed``, for every curve and k).
+        resamples: bootstrap draws when ``intervals``.
 
     Returns:
         ``{"num_problems", "n", "ks", "samples", "seed", "pass@k": {k: %}, "majority@k": {k: %},
         "best_of_k": {agg: {k: %}}, "weighted_vote@k": {agg: {k: %}}}`` plus ``"tokens@k"`` (mean
         policy tokens of k candidates) when every candidate has ``num_tokens``. Keys k are strings.
+        With ``intervals``: ``"intervals"`` = the same nesting with ``[low, high]`` per k (percent),
+        and ``"interval_level": 0.95``, ``"resamples"``.
 
     Raises:
         ValueError: no records, a k outside 1..smallest N, ``samples < 1``, or an unknown aggregation.
@@ -252,10 +260,8 @@ def evaluate(
     if bad:
         raise ValueError(f"k = {bad} outside 1..{n_min} (the smallest number of candidates of any problem)")
     rng = np.random.default_rng(seed)
-    sums: dict[str, dict[int, float]] = {"pass": dict.fromkeys(ks, 0.0), "majority": dict.fromkeys(ks, 0.0)}
-    for how in aggregations:
-        sums[f"best:{how}"] = dict.fromkeys(ks, 0.0)
-        sums[f"weighted:{how}"] = dict.fromkeys(ks, 0.0)
+    series = ["pass", "majority"] + [f"{kind}:{how}" for how in aggregations for kind in ("best", "weighted")]
+    per_problem: dict[str, dict[int, list[float]]] = {name: {k: [] for k in ks} for name in series}  # values in [0, 1]
     tokens_known = all("num_tokens" in c for r in records for c in r["candidates"])
     tokens = dict.fromkeys(ks, 0.0)
 
@@ -270,23 +276,28 @@ def evaluate(
         groups = np.array([-1 if key is None else names[key] for key in keys])  # (n,)
         values = {how: np.array([aggregate(c["scores"], how, temperature) for c in candidates]) for how in aggregations}
         for k in ks:
-            sums["pass"][k] += pass_at_k(n, int(correct.sum()), k)
+            per_problem["pass"][k].append(pass_at_k(n, int(correct.sum()), k))
             subset = _subsets(n, k, samples, rng)  # (m, k)
             sub_groups, sub_correct = groups[subset], correct[subset]
-            sums["majority"][k] += float(_vote(sub_groups, sub_correct, np.ones(subset.shape), len(names)).mean())
+            per_problem["majority"][k].append(float(_vote(sub_groups, sub_correct, np.ones(subset.shape), len(names)).mean()))
             for how in aggregations:
                 sub_values = values[how][subset]
                 best = _pick_max(sub_values, sub_correct, np.ones(subset.shape, dtype=bool))
-                sums[f"best:{how}"][k] += float(best.mean())
+                per_problem[f"best:{how}"][k].append(float(best.mean()))
                 weighted = _vote(sub_groups, sub_correct, sub_values, len(names))
-                sums[f"weighted:{how}"][k] += float(weighted.mean())
+                per_problem[f"weighted:{how}"][k].append(float(weighted.mean()))
             if tokens_known:
                 tokens[k] += k * float(np.mean([c["num_tokens"] for c in candidates]))
 
     count = len(records)
 
     def curve(name: str) -> dict[str, float]:
-        return {str(k): 100.0 * sums[name][k] / count for k in ks}
+        return {str(k): 100.0 * sum(per_problem[name][k]) / count for k in ks}
+
+    def band(name: str) -> dict[str, list[float]]:
+        from prmkit.evaluate.bootstrap import ratio_interval
+
+        return {str(k): [100.0 * v for v in ratio_interval(per_problem[name][k], resamples=resamples, seed=seed)] for k in ks}
 
     result: dict[str, Any] = {
         "num_problems": count,
@@ -301,4 +312,11 @@ def evaluate(
     }
     if tokens_known:
         result["tokens@k"] = {str(k): tokens[k] / count for k in ks}
+    if intervals:
+        result["intervals"] = {
+            "pass@k": band("pass"), "majority@k": band("majority"),
+            "best_of_k": {how: band(f"best:{how}") for how in aggregations},
+            "weighted_vote@k": {how: band(f"weighted:{how}") for how in aggregations},
+        }
+        result.update({"interval_level": 0.95, "resamples": resamples})
     return result

@@ -14,38 +14,15 @@ Example:
 from __future__ import annotations
 
 import math
-from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from prmkit.evaluate._scoring import check_scores
+from prmkit.io.solutions import record_key, unique_keys
 from prmkit.metrics import auroc, expected_calibration_error, f1_at_threshold, first_error_prediction
 from prmkit.types import LabelledSolution
 
 __all__ = ["evaluate", "record_key", "record_keys", "unique_keys"]
-
-
-def record_key(item: LabelledSolution) -> str:
-    """The key scores are matched by: ``solution.meta["id"]`` when set, else ``problem.id``."""
-    return str(item.solution.meta.get("id") or item.problem.id)
-
-
-def unique_keys(keys: Sequence[str]) -> list[str]:
-    """``keys`` with every repeated key numbered in order: ``["p", "p", "q"]`` -> ``["p/0", "p/1", "q"]``.
-
-    The ids ``prmkit score`` writes for several solutions of one problem, so that ``prmkit eval
-    steps`` finds them again on the same file.
-    """
-    counts = Counter(keys)
-    seen: Counter[str] = Counter()
-    out = []
-    for key in keys:
-        if counts[key] > 1:
-            out.append(f"{key}/{seen[key]}")
-            seen[key] += 1
-        else:
-            out.append(key)
-    return out
 
 
 def record_keys(records: Sequence[LabelledSolution]) -> list[str]:

@@ -37,6 +37,7 @@ def scratch(tmp_path, monkeypatch):
     (tmp_path / "big_scores.jsonl").write_text(json.dumps({"id": "p0", "scores": [1.7]}) + "\n")
     candidates = [{"answer": "2", "correct": True, "scores": [3.0]}]
     (tmp_path / "bon_raw.jsonl").write_text(json.dumps({"problem_id": "p0", "candidates": candidates}) + "\n")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # a name that is not a folder must not reach the network
     monkeypatch.chdir(tmp_path)
     return tmp_path
 
@@ -58,6 +59,8 @@ CASES = {
                                    "--output-dir", "out"], ["--base-model", "not_a_checkpoint", "config.json"]),
     "train missing base": (["train", "orm", "--train-file", "good.jsonl", "--base-model", "./nope", "--output-dir", "o"],
                            ["--base-model", "./nope", "does not exist"]),
+    "train bare unknown base": ([*TRAIN[:2], "--train-file", "good.jsonl", "--base-model", "nosuchdir", "--output-dir", "o"],
+                                ["--base-model nosuchdir", "no such local folder", "not in the Hugging Face cache"]),
     "train max length over positions": ([*TRAIN, "--train-file", "good.jsonl", "--max-length", "1024"],
                                         ["--max-length", "1024", "192 positions"]),
     # prmkit eval: missing inputs, outputs that are folders, numbers that are not probabilities
@@ -80,6 +83,8 @@ CASES = {
                                   ["--path", "not_a_checkpoint", "config.json"]),
     "score missing path": (["score", "--model", "token-cls", "--path", "./missing/ckpt", "--input", "plain.jsonl"],
                            ["--path", "./missing/ckpt", "no such folder"]),
+    "score bare unknown path": (["score", "--model", "token-cls", "--path", "gtp2", "--input", "plain.jsonl"],
+                                ["--path gtp2", "no such local folder", "HF_HUB_OFFLINE"]),
     "score unknown option": (["score", "--model", "dummy", "--option", "foo=1", "--input", "plain.jsonl"],
                              ["--option foo", "its options: value"]),
     "score output is a folder": (["score", "--model", "dummy", "--input", "plain.jsonl", "--output", "a_folder"],
@@ -91,6 +96,10 @@ CASES = {
     "annotate bad config value": (["annotate", "mc", "--n", "0", "--problems", "1"], ["--n", "0"]),
     "annotate missing policy": (["annotate", "mc", "--policy", "./no_policy", "--problems", "1"],
                                 ["--policy", "./no_policy", "no such folder"]),
+    "annotate bare unknown policy": (["annotate", "mc", "--policy", "nosuchdir", "--problems", "1"],
+                                     ["--policy nosuchdir", "not in the Hugging Face cache", "'demo'"]),
+    "search bare unknown policy": (["search", "--policy", "nosuchdir", "--problems", "1"],
+                                   ["--policy nosuchdir", "not in the Hugging Face cache"]),
     "search unknown prm": (["search", "--prm", "nope_dir", "--problems", "1"],
                            ["--prm 'nope_dir'", "neither a PRM checkpoint folder", "arith-oracle"]),
     "search gsm8k without data": (["search", "--task", "gsm8k", "--problems", "1"], ["--task gsm8k", "data_dir"]),

@@ -60,18 +60,21 @@ def parse_options(pairs: list[str] | None) -> dict[str, object]:
     return options
 
 
-def checkpoint_path(value: str, flag: str, *, demo: bool = False) -> str:
+def checkpoint_path(value: str, flag: str, *, demo: bool = False, hub: bool = True) -> str:
     """A model folder or hub id given on the command line, checked before anything loads.
 
     A local folder must hold ``config.json`` (or a PEFT ``adapter_config.json``); a path that can
     only be local (``/``, ``./``, ``../``, ``~`` or two ``/``: hub ids have at most one) must exist.
-    Anything else is passed on as a hub id. Without this, transformers answers a missing folder with
-    "Repo id must be in the form ..." and a folder of other files with "install sentencepiece".
+    Anything else is a hub id, checked by :func:`prmkit._hub.check_hub_model` (cached, or found on
+    the hub in one short request). Without this, transformers answers a missing folder with "Repo id
+    must be in the form ...", a folder of other files with "install sentencepiece", and a typo with
+    50 s of retries.
 
     Args:
         value: the flag's value.
         flag: the flag's name for the message (``"--path"``).
         demo: ``"demo"`` names the arith policy shipped with prmkit (``--policy``, ``--base-model``).
+        hub: check a hub id against the cache / hub (off where the name goes to a server instead).
     """
     if demo and value == "demo":
         return resolve_cli_policy(value)
@@ -85,6 +88,10 @@ def checkpoint_path(value: str, flag: str, *, demo: bool = False) -> str:
         fail(f"{flag} {value}: is a file; pass a checkpoint folder or a Hugging Face hub id")
     if value.startswith(("/", "./", "../", "~")) or value.count("/") >= 2:
         fail(f"{flag} {value}: no such folder")
+    if hub:
+        from prmkit._hub import check_hub_model
+
+        check_hub_model(value, flag, demo=demo)
     return value
 
 

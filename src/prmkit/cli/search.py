@@ -91,8 +91,9 @@ def run(
         import torch
 
         torch.set_num_threads(threads)
+    policy_dir = checkpoint_path(policy, "--policy", demo=True)
     try:
-        generator = load_generator("transformers", model=checkpoint_path(policy, "--policy", demo=True))
+        generator = load_generator("transformers", model=policy_dir)
     except (OSError, ValueError) as err:
         fail(f"could not load the policy {policy!r}: {err}")
     scorer = load_cli_scorer(prm_name, prm_dir, None, None)

@@ -117,8 +117,9 @@ def resolve_inputs(config: TrainConfig) -> None:
 
     Raises:
         InputError: ``train_file`` / ``val_file`` is missing or a folder, ``base_model`` is a local
-            folder that is not a Hugging Face checkpoint (no ``config.json``), or ``max_length``
-            exceeds the model's position limit.
+            folder that is not a Hugging Face checkpoint (no ``config.json``) or a name that is neither
+            cached nor on the hub (:func:`prmkit._hub.check_hub_model`), or ``max_length`` exceeds the
+            model's position limit.
     """
     import json
     from pathlib import Path
@@ -138,6 +139,9 @@ def resolve_inputs(config: TrainConfig) -> None:
         raise InputError(f"{name}.base_model = {config.base_model!r}: {err}") from None
     base = Path(config.base_model)
     if not base.is_dir():
+        from prmkit._hub import check_hub_model
+
+        check_hub_model(config.base_model, f"{name}.base_model", demo=True)
         if config.max_length is None:  # a hub id: its limit is read when it loads
             config.max_length = 1024
         return

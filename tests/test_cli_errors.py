@@ -18,6 +18,7 @@ from typer.testing import CliRunner
 from prmkit.cli import app
 
 FIXTURES = Path(__file__).parent / "fixtures" / "eval"
+ARITH_POLICY = Path(__file__).parents[1] / "src" / "prmkit" / "assets" / "arith_policy"  # a 0.8 M-parameter causal LM
 GSM8K = FIXTURES / "processbench_gsm8k.json"
 
 GOOD_RECORD = {"problem": {"id": "p0", "question": "1+1?"}, "solution": {"problem_id": "p0", "steps": ["1+1=2"]},
@@ -34,6 +35,8 @@ def scratch(tmp_path, monkeypatch):
     (tmp_path / "a_folder").mkdir()
     (tmp_path / "not_a_checkpoint").mkdir()
     (tmp_path / "not_a_checkpoint" / "notes.txt").write_text("no config.json here")
+    (tmp_path / "config_only").mkdir()  # passes the folder check; options are refused before weights load
+    (tmp_path / "config_only" / "config.json").write_text("{}")
     (tmp_path / "big_scores.jsonl").write_text(json.dumps({"id": "p0", "scores": [1.7]}) + "\n")
     candidates = [{"answer": "2", "correct": True, "scores": [3.0]}]
     (tmp_path / "bon_raw.jsonl").write_text(json.dumps({"problem_id": "p0", "candidates": candidates}) + "\n")
@@ -87,6 +90,12 @@ CASES = {
                                 ["--path gtp2", "no such local folder", "HF_HUB_OFFLINE"]),
     "score unknown option": (["score", "--model", "dummy", "--option", "foo=1", "--input", "plain.jsonl"],
                              ["--option foo", "its options: value"]),
+    "score too long item": (["score", "--model", "likelihood", "--path", str(ARITH_POLICY), "--option", "max_length=2",
+                             "--input", "plain.jsonl"],
+                            ["record 'a'", "over max_length=2", "--option truncation=keep_last_steps"]),
+    "score unknown family option": (["score", "--model", "token-cls", "--path", "config_only", "--option", "foo=1",
+                                     "--input", "plain.jsonl"],
+                                    ["--option foo", "its options: tokenizer, device", "truncation"]),
     "score output is a folder": (["score", "--model", "dummy", "--input", "plain.jsonl", "--output", "a_folder"],
                                  ["a_folder", "is a folder"]),
     "serve port out of range": (["serve", "--model", "dummy", "--port", "70000"], ["--port", "65535"]),
@@ -119,6 +128,14 @@ def test_user_error_is_one_named_line_with_exit_code_2(scratch, argv, culprit):
     for word in culprit:
         assert word in (message if argv[0] != "serve" else " ".join(result.output.split())), (word, result.output)
     assert not list(scratch.rglob("*.partial")), "a failed command left a .partial file behind"
+
+
+def test_a_rejected_option_lists_options_not_flags(scratch):
+    """``--path`` / ``--backend`` are flags, not ``--option`` keys: the list of valid options leaves them out."""
+    argv = ["score", "--model", "token-cls", "--path", "config_only", "--option", "foo=1", "--input", "plain.jsonl"]
+    message = " ".join(CliRunner().invoke(app, argv).output.split())
+    valid = message.split("its options: ", 1)[1].split(", ")
+    assert "truncation" in valid and "path" not in valid and "backend" not in valid, message
 
 
 def test_failed_write_leaves_nothing_behind(tmp_path):

@@ -118,17 +118,6 @@ def load_cli_task(name: str, options: list[str] | None) -> Any:
         fail(f"--task {name}: {err}; give its options as --task-option key=value (it takes: {', '.join(takes) or 'none'})")
 
 
-def _takes(factory: Any) -> list[str]:
-    """The keyword options a registered factory accepts (for the message of a rejected ``--option``)."""
-    import inspect
-
-    try:
-        parameters = inspect.signature(factory).parameters.values()
-    except (TypeError, ValueError):
-        return []
-    return [p.name for p in parameters if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD) and p.name != "self"]
-
-
 def load_cli_scorer(model: str, path: str | None, backend: str | None, options: list[str] | None) -> Any:
     """Load a registered scorer from the shared ``--model/--path/--backend/--option`` flags.
 
@@ -136,9 +125,9 @@ def load_cli_scorer(model: str, path: str | None, backend: str | None, options: 
     ``--option`` is named with the options the scorer takes (``--path``/``--backend`` are flags, so
     they are not listed as options).
     """
-    from prmkit.models import SCORERS, load_scorer
+    from prmkit.models import SCORERS, load_scorer, scorer_options
 
-    factory = SCORERS.get(model)  # UnknownNameError lists the valid names
+    SCORERS.get(model)  # UnknownNameError lists the valid names
     kwargs = parse_options(options)
     if path is not None:
         kwargs["path"] = checkpoint_path(path, "--path")
@@ -148,7 +137,7 @@ def load_cli_scorer(model: str, path: str | None, backend: str | None, options: 
         return load_scorer(model, **kwargs)
     except TypeError as err:
         given = [f"--option {key}" for key in parse_options(options)] or [f"--{key}" for key in kwargs]
-        valid = [name for name in _takes(factory) if name not in ("path", "backend")]
+        valid = scorer_options(model, backend)
         fail(f"scorer {model!r} does not take {', '.join(given)} ({err}); its options: {', '.join(valid) or 'none'}")
     except (ValueError, OSError) as err:
         fail(f"could not load scorer {model!r}: {err}")

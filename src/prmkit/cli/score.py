@@ -1,8 +1,9 @@
 """`prmkit score`: score the steps of every solution in a file with any registered scorer.
 
-Input: any format of :mod:`prmkit.io.convert` (``--format``), or ``auto`` (the default), which
-recognises prmkit JSONL (``LabelledSolution.to_dict()`` per line) and plain JSONL
-(``{"id", "question", "steps"}`` per line). Output: one ``{"id", "scores"}`` line per solution, in
+Input: a file or a folder (e.g. ProcessBench's, or a ``prmkit annotate`` output) in any format of
+:mod:`prmkit.io.convert` (``--format``), or ``auto`` (the default), which tells it from the first
+record: prmkit JSONL (``LabelledSolution.to_dict()`` per line), plain JSONL (``{"id", "question",
+"steps"}`` per line), ProcessBench, PRMBench and the other :mod:`prmkit.io` formats. Output: one ``{"id", "scores"}`` line per solution, in
 input order — the file ``prmkit eval processbench --scores`` reads. The ``id`` is the problem id
 (suffixed ``/k`` for the k-th solution when a problem has several); PRMBench's key fields ``idx`` and
 ``classification`` are copied from the solution's meta when present. The output appears only once
@@ -42,65 +43,75 @@ _KEY_FIELDS = ("idx", "classification")
 
 
 def _sniff(path: Path) -> str:
-    """``"prmkit"`` or ``"plain"`` from the first record's fields; fails with the fix otherwise."""
-    from prmkit.io._jsonl import FormatError, read_jsonl
+    """The format of ``path``'s first record: ``"plain"`` or a :mod:`prmkit.io.convert` name; fails with the fix otherwise."""
+    from prmkit.io.convert import detect_format, first_record
 
-    try:
-        for line, record in read_jsonl(path):
-            if "problem" in record and "solution" in record:
-                return "prmkit"
-            if "question" in record and "steps" in record:
-                return "plain"
-            fail(
-                f"{path}:{line}: cannot tell the format from fields {sorted(record)}; pass --format "
-                f"(one of: {', '.join(_format_names())})"
-            )
-    except FormatError as err:
-        fail(f"{err}. If this is not JSONL (e.g. ProcessBench's JSON), pass --format (one of: {', '.join(_format_names())})")
-    fail(f"{path} holds no records")
+    first = first_record(path)
+    if first is None:
+        fail(f"{path} holds no records")
+    where, record = first
+    if {"question", "steps"} <= record.keys() and "problem" not in record:
+        return "plain"
+    found = detect_format(record)
+    if found is None:
+        fail(f"{where}: cannot tell the format from the fields {sorted(record)}; pass --format "
+             f"(one of: {', '.join(_format_names())})")
+    return found
 
 
 def _format_names() -> list[str]:
-    try:
-        from prmkit.io.convert import FORMATS
-    except ImportError:
-        return ["plain", "prmkit"]
+    from prmkit.io.convert import FORMATS
+
     return sorted({"plain", *FORMATS})
+
+
+def _read_plain(path: Path) -> list[dict[str, Any]]:
+    """``{"id", "question", "steps"}`` lines, checked (non-empty text steps)."""
+    from prmkit.io._jsonl import FormatError, read_jsonl, require
+
+    rows = []
+    for line, record in read_jsonl(path):
+        where = f"{path}:{line}"
+        steps = require(record, "steps", list, where)
+        for k, step in enumerate(steps):
+            if not isinstance(step, str) or not step.strip():
+                raise FormatError(f"{where}: steps[{k}] = {step!r:.60} is not non-empty text")
+        rows.append({"id": str(require(record, "id", (str, int), where)),
+                     "question": require(record, "question", str, where), "steps": steps})
+    return rows
 
 
 def read_items(path: Path, fmt: str) -> list[dict[str, Any]]:
     """Read ``path`` into ``[{"id", "question", "steps", **key fields}]``, in file order.
 
+    ``path`` may be a file or a folder (:func:`prmkit.io._files.data_files`: its ``*.jsonl`` /
+    ``*.json`` files, or an annotate output's shards). ``fmt="auto"`` tells the format from the first
+    record: plain, prmkit, ProcessBench (JSON list or JSONL), PRMBench, TRL, Math-Shepherd, PRM800K,
+    GSM8K. Ids are those the evaluators match on: the record id (``solution.meta["id"]`` or
+    ``problem.id``; PRMBench's ``idx`` and ``classification`` too), repeated ones numbered ``p/0``,
+    ``p/1`` in file order.
+
     Raises:
         FormatError: malformed records (the message names file, line and field).
     """
-    from prmkit.io._jsonl import FormatError, read_jsonl, require
+    from prmkit.evaluate.step_metrics import unique_keys
+    from prmkit.io._files import data_files
+    from prmkit.io.convert import read_many
 
+    files = data_files(path)
     if fmt == "auto":
-        fmt = _sniff(path)
+        fmt = _sniff(files[0])
     rows: list[dict[str, Any]] = []
     if fmt == "plain":
-        for line, record in read_jsonl(path):
-            where = f"{path}:{line}"
-            steps = require(record, "steps", list, where)
-            for k, step in enumerate(steps):
-                if not isinstance(step, str) or not step.strip():
-                    raise FormatError(f"{where}: steps[{k}] = {step!r:.60} is not non-empty text")
-            rows.append({"id": str(require(record, "id", (str, int), where)),
-                         "question": require(record, "question", str, where), "steps": steps})
+        rows = [row for file in files for row in _read_plain(file)]
     else:
-        if fmt == "prmkit":
-            from prmkit.io._native import read
-            records = read(path)
-        else:
-            from prmkit.io.convert import read_records
-            records = read_records(fmt, path)
-        for record in records:
-            row = {"id": str(record.solution.meta.get("id") or record.problem.id), "question": record.problem.question, "steps": list(record.solution.steps)}
+        for record in read_many(fmt, files):
+            row = {"id": str(record.solution.meta.get("id") or record.problem.id), "question": record.problem.question,
+                   "steps": list(record.solution.steps)}
             row.update({k: record.solution.meta[k] for k in _KEY_FIELDS if k in record.solution.meta})
             rows.append(row)
-    from prmkit.evaluate.step_metrics import unique_keys
-
+    if not rows:
+        fail(f"--input {path} holds no records")
     # several solutions of one problem: numbered ids, the keys `prmkit eval steps` matches them by
     for row, key in zip(rows, unique_keys([row["id"] for row in rows])):
         row["id"] = key
@@ -109,11 +120,11 @@ def read_items(path: Path, fmt: str) -> list[dict[str, Any]]:
 
 def run(
     model: Annotated[str, typer.Option(help="Registered scorer name (qwen2.5-math-prm, token-cls, judge, http, dummy, ...).")],
-    input: Annotated[Path, typer.Option("--input", help="Solutions to score (see --format).")],  # noqa: A002
+    input: Annotated[Path, typer.Option("--input", help="Solutions to score: a file or a folder of them (see --format).")],  # noqa: A002
     output: Annotated[Path, typer.Option(help="Scores JSONL: one {id, scores} per solution.")] = Path("scores.jsonl"),
     path: Annotated[str | None, typer.Option(help="Checkpoint directory or hub id of the scorer.")] = None,
     backend: Annotated[str | None, typer.Option(help="transformers, vllm or http (families only).")] = None,
-    format: Annotated[str, typer.Option("--format", help="Input format: auto (prmkit or plain JSONL), plain, or a prmkit convert format.")] = "auto",  # noqa: A002
+    format: Annotated[str, typer.Option("--format", help="Input format: auto (told from the first record), plain, or a prmkit convert format (processbench, prmbench, prmkit, trl, ...).")] = "auto",  # noqa: A002
     batch_size: Annotated[int, typer.Option(help="Solutions per scorer call.")] = 16,
     option: Annotated[list[str], typer.Option(help="Scorer option as key=value (JSON values); repeatable.")] = [],  # noqa: B006
 ) -> None:

@@ -52,7 +52,7 @@ CASES = {
     "train missing file": ([*TRAIN, "--train-file", "missing.jsonl"], ["--train-file", "missing.jsonl", "does not exist"]),
     "train empty file": ([*TRAIN, "--train-file", "empty.jsonl"], ["empty.jsonl", "no records"]),
     "train malformed file": ([*TRAIN, "--train-file", "bad.jsonl"], ["bad.jsonl:1", "invalid JSON"]),
-    "train folder": ([*TRAIN, "--train-file", "a_folder"], ["--train-file", "a_folder", "is a folder"]),
+    "train folder": ([*TRAIN, "--train-file", "a_folder"], ["--train-file", "a_folder", "is a folder without annotate shards"]),
     "train negative lr": ([*TRAIN, "--train-file", "good.jsonl", "--learning-rate", "-1"], ["--learning-rate", "> 0"]),
     "train val fraction 1.5": ([*TRAIN, "--train-file", "good.jsonl", "--val-fraction", "1.5"], ["--val-fraction", "[0, 1)"]),
     "train unknown precision": ([*TRAIN, "--train-file", "good.jsonl", "--mixed-precision", "fp8"],

@@ -340,8 +340,8 @@ def _finish_verifier(verifier: _BackgroundVerifier, validation: Sequence[Labelle
     history = json.loads((path / "eval_history.json").read_text())
     for entry in history["rounds"]:
         console.print(f"  round {entry['round']}: kept {entry['kept']} distinct correct of {entry['drawn']} samples, "
-                      f"selection outcome AUROC {entry['outcome_auroc']:.4f} ({entry['seconds']:.0f} s training)")
-    console.print(f"  selected round {history['selected_round']} (base AUROC {history['base_outcome_auroc']:.4f}); "
+                      f"selection outcome AUROC {entry['outcome_auroc']:.2f} % ({entry['seconds']:.0f} s training)")
+    console.print(f"  selected round {history['selected_round']} (base AUROC {history['base_outcome_auroc']:.2f} %); "
                   f"calibrated on {note}; log: {path / 'train.log'}")
     return path
 

@@ -53,16 +53,17 @@ def _group() -> None:
 
 
 def _expand(data: list[Path], *suffixes: str) -> list[Path]:
-    """Files given directly, plus the files with one of ``suffixes`` inside each folder given (sorted)."""
+    """Files given directly, plus the record files of each folder given (:func:`prmkit.io._files.data_files`:
+    the files with one of ``suffixes``, sorted, or an annotate output's shards)."""
+    from prmkit.io._files import data_files
+    from prmkit.io._jsonl import FormatError
+
     out: list[Path] = []
     for item in data:
-        if item.is_dir():
-            found = sorted(p for p in item.iterdir() if p.suffix in suffixes and p.is_file())
-            if not found:
-                fail(f"--data {item}: folder holds no {' or '.join(suffixes)} files")
-            out.extend(found)
-        else:
-            out.append(item)
+        try:
+            out.extend(data_files(item, suffixes))
+        except FormatError as err:
+            fail(f"--data {err}")
     return out
 
 

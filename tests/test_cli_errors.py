@@ -35,6 +35,8 @@ def scratch(tmp_path, monkeypatch):
     (tmp_path / "a_folder").mkdir()
     (tmp_path / "not_a_checkpoint").mkdir()
     (tmp_path / "not_a_checkpoint" / "notes.txt").write_text("no config.json here")
+    (tmp_path / "unfinished").mkdir()  # an annotate output interrupted before its first shard
+    (tmp_path / "unfinished" / "run.json").write_text("{}")
     (tmp_path / "config_only").mkdir()  # passes the folder check; options are refused before weights load
     (tmp_path / "config_only" / "config.json").write_text("{}")
     (tmp_path / "big_scores.jsonl").write_text(json.dumps({"id": "p0", "scores": [1.7]}) + "\n")
@@ -53,6 +55,8 @@ CASES = {
     "train empty file": ([*TRAIN, "--train-file", "empty.jsonl"], ["empty.jsonl", "no records"]),
     "train malformed file": ([*TRAIN, "--train-file", "bad.jsonl"], ["bad.jsonl:1", "invalid JSON"]),
     "train folder": ([*TRAIN, "--train-file", "a_folder"], ["--train-file", "a_folder", "is a folder without annotate shards"]),
+    "train unfinished annotate folder": ([*TRAIN, "--train-file", "unfinished"],
+                                         ["--train-file", "unfinished", "without finished shards", "rerun"]),
     "train negative lr": ([*TRAIN, "--train-file", "good.jsonl", "--learning-rate", "-1"], ["--learning-rate", "> 0"]),
     "train val fraction 1.5": ([*TRAIN, "--train-file", "good.jsonl", "--val-fraction", "1.5"], ["--val-fraction", "[0, 1)"]),
     "train unknown precision": ([*TRAIN, "--train-file", "good.jsonl", "--mixed-precision", "fp8"],

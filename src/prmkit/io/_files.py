@@ -14,15 +14,20 @@ from pathlib import Path
 
 from prmkit.io._jsonl import FormatError
 
-__all__ = ["SHARD_GLOB", "data_files", "is_annotate_output"]
+__all__ = ["MANIFEST", "SHARD_GLOB", "data_files", "is_annotate_output"]
 
 #: The record files of a `prmkit annotate` output folder (see :mod:`prmkit.annotate._shards`).
 SHARD_GLOB = "shard-*.jsonl"
 
 
+#: The manifest every `prmkit annotate` output folder starts with.
+MANIFEST = "run.json"
+
+
 def is_annotate_output(folder: str | os.PathLike[str]) -> bool:
-    """Whether ``folder`` is a `prmkit annotate` output (holds ``shard-*.jsonl`` files)."""
-    return Path(folder).is_dir() and any(Path(folder).glob(SHARD_GLOB))
+    """Whether ``folder`` is a `prmkit annotate` output (holds ``shard-*.jsonl`` files or its ``run.json``)."""
+    folder = Path(folder)
+    return folder.is_dir() and ((folder / MANIFEST).is_file() or any(folder.glob(SHARD_GLOB)))
 
 
 def data_files(path: str | os.PathLike[str], suffixes: Sequence[str] = (".jsonl", ".json")) -> list[Path]:
@@ -30,13 +35,13 @@ def data_files(path: str | os.PathLike[str], suffixes: Sequence[str] = (".jsonl"
 
     Args:
         path: a file (returned as is, whatever its suffix), an annotate output folder (its
-            ``shard-*.jsonl``, sorted: shard numbers are zero-padded), or any other folder (its files
-            ending in one of ``suffixes``, sorted by name).
+            ``shard-*.jsonl``, sorted: shard numbers are zero-padded; one with only its ``run.json``
+            is refused), or any other folder (its files ending in one of ``suffixes``, sorted by name).
         suffixes: which files of a plain folder hold records.
 
     Raises:
         FileNotFoundError: ``path`` does not exist.
-        FormatError: a folder without record files.
+        FormatError: a folder without record files, or an annotate output with no finished shard.
     """
     path = Path(path)
     if path.is_file():
@@ -46,6 +51,9 @@ def data_files(path: str | os.PathLike[str], suffixes: Sequence[str] = (".jsonl"
     shards = sorted(path.glob(SHARD_GLOB))
     if shards:
         return shards
+    if (path / MANIFEST).is_file():
+        raise FormatError(f"{path}: a `prmkit annotate` output without finished shards yet ({SHARD_GLOB}); rerun "
+                          "the same annotate command to finish it (it resumes)")
     found = sorted(p for p in path.iterdir() if p.is_file() and p.suffix in suffixes)
     if not found:
         raise FormatError(f"{path}: folder holds no {' or '.join(suffixes)} files (and no annotate shards "

@@ -125,19 +125,24 @@ def resolve_inputs(config: TrainConfig) -> None:
     import json
     from pathlib import Path
 
-    from prmkit.io._files import SHARD_GLOB, is_annotate_output
+    from prmkit.io._files import SHARD_GLOB, data_files, is_annotate_output
     from prmkit.tasks.arith import resolve_policy
 
     name = type(config).__name__
     for field_name in ("train_file", "val_file"):
         value = getattr(config, field_name)
-        if value is None or Path(value).is_file() or is_annotate_output(value):
+        if value is None or Path(value).is_file():
             continue
-        if Path(value).is_dir():
+        if not Path(value).exists():
+            raise InputError(f"{name}.{field_name} = {value!r} does not exist; give a JSONL file of LabelledSolution "
+                             "records or a `prmkit annotate` output folder")
+        if not is_annotate_output(value):
             raise InputError(f"{name}.{field_name} = {value!r} is a folder without annotate shards ({SHARD_GLOB}); "
                              "give a JSONL file of LabelledSolution records or a `prmkit annotate` output folder")
-        raise InputError(f"{name}.{field_name} = {value!r} does not exist; give a JSONL file of LabelledSolution "
-                         "records or a `prmkit annotate` output folder")
+        try:
+            data_files(value, (".jsonl",))
+        except InputError as err:
+            raise InputError(f"{name}.{field_name} = {value!r}: {err}") from None
     try:
         config.base_model = resolve_policy(config.base_model)
     except FileNotFoundError as err:

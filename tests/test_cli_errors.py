@@ -113,6 +113,8 @@ CASES = {
                                      ["--policy nosuchdir", "not in the Hugging Face cache", "'demo'"]),
     "search bare unknown policy": (["search", "--policy", "nosuchdir", "--problems", "1"],
                                    ["--policy nosuchdir", "not in the Hugging Face cache"]),
+    "demo bare unknown policy": (["demo", "--policy", "nosuchdir", "--out", "d"],
+                                 ["--policy nosuchdir", "not in the Hugging Face cache"]),
     "search unknown prm": (["search", "--prm", "nope_dir", "--problems", "1"],
                            ["--prm 'nope_dir'", "neither a PRM checkpoint folder", "arith-oracle"]),
     "search gsm8k without data": (["search", "--task", "gsm8k", "--problems", "1"], ["--task gsm8k", "data_dir"]),

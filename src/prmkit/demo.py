@@ -189,7 +189,12 @@ def _policy(config: DemoConfig, out: Path) -> str:
                                              progress=config.progress)))
     from prmkit.tasks.arith import resolve_policy
 
-    return resolve_policy(config.policy)
+    policy = resolve_policy(config.policy)
+    if not Path(policy).is_dir():
+        from prmkit._hub import check_hub_model
+
+        check_hub_model(policy, "DemoConfig.policy", demo=True)  # a typo fails now, not after 50 s of hub retries
+    return policy
 
 
 def _weights_digest(policy: str) -> str:

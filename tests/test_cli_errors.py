@@ -83,6 +83,10 @@ CASES = {
                                           "dummy", "--threshold", "-0.1", "--output", "o.json"], ["--threshold", "[0, 1]"]),
     "eval scores above 1": (["eval", "steps", "--data", "good.jsonl", "--scores", "big_scores.jsonl", "--output", "o.json"],
                             ["big_scores.jsonl:1", "1.7", "[0, 1]"]),
+    "eval bon on a JSON list": (["eval", "bon", "--data", str(GSM8K), "--output", "o.json"],
+                                ["processbench_gsm8k.json:1", "one JSON list", "not JSONL"]),
+    "eval steps unknown format": (["eval", "steps", "--data", "good.jsonl", "--format", "weird", "--model", "dummy",
+                                   "--output", "o.json"], ["--format 'weird'", "labelled", "processbench"]),
     "eval bon scores above 1": (["eval", "bon", "--data", "bon_raw.jsonl", "--output", "o.json"],
                                 ["bon_raw.jsonl:1", "'p0'", "[0, 1]"]),
     # prmkit score / serve: paths, options and ports
@@ -117,6 +121,9 @@ CASES = {
                                  ["--policy nosuchdir", "not in the Hugging Face cache"]),
     "search unknown prm": (["search", "--prm", "nope_dir", "--problems", "1"],
                            ["--prm 'nope_dir'", "neither a PRM checkpoint folder", "arith-oracle"]),
+    "search zero budget": (["search", "--n", "0", "--problems", "1"], ["--n must be >= 1", "0"]),
+    "search bad config field": (["search", "--option", "beam_width=0", "--problems", "1"],
+                                ["beam_width must be >= 1", "--option key=value"]),
     "search gsm8k without data": (["search", "--task", "gsm8k", "--problems", "1"], ["--task gsm8k", "data_dir"]),
 }
 

@@ -141,3 +141,7 @@ def test_steps_cli_on_processbench_format(tmp_path):
     result = _invoke("steps", "--data", labelled, "--scores", scores, "--output", out)
     assert result.exit_code == 0, result.output
     assert json.loads(out.read_text())["auroc"] == 1.0
+    # without --format the ProcessBench file is told from its records (it is one JSON list, not JSONL)
+    result = _invoke("steps", "--data", GSM8K, "--scores", scores, "--output", out)
+    assert result.exit_code == 0, result.output
+    assert json.loads(out.read_text())["first_error_acc"] == 1.0

@@ -12,7 +12,7 @@ from prmkit.cli._errors import UserError
 
 __all__ = [
     "checkpoint_path", "console", "fail", "load_cli_scorer", "load_cli_task", "output_file", "parse_options",
-    "resolve_cli_policy",
+    "resolve_cli_policy", "sniff_format",
 ]
 
 console = Console(stderr=True)
@@ -93,6 +93,29 @@ def checkpoint_path(value: str, flag: str, *, demo: bool = False, hub: bool = Tr
 
         check_hub_model(value, flag, demo=demo)
     return value
+
+
+def sniff_format(path: Path, flag: str, *, plain: bool = False) -> str:
+    """The :mod:`prmkit.io.convert` format of ``path``, told from its first record; fails with the fix otherwise.
+
+    Args:
+        path: a JSONL file or a JSON list (ProcessBench).
+        flag: the flag that named it, for the message.
+        plain: also recognise ``prmkit score``'s plain ``{"id", "question", "steps"}`` lines (``"plain"``).
+    """
+    from prmkit.io.convert import FORMATS, detect_format, first_record
+
+    first = first_record(path)
+    if first is None:
+        fail(f"{flag} {path} holds no records")
+    where, record = first
+    if plain and {"question", "steps"} <= record.keys() and "problem" not in record:
+        return "plain"
+    found = detect_format(record)
+    if found is None:
+        names = sorted({*FORMATS, *(["plain"] if plain else [])})
+        fail(f"{where}: cannot tell the format from the fields {sorted(record)}; pass --format (one of: {', '.join(names)})")
+    return found
 
 
 def output_file(path: Path | None, flag: str) -> None:

@@ -23,7 +23,7 @@ from typing import Annotated, Any
 
 import typer
 
-from prmkit.cli._common import console, fail, load_cli_scorer, output_file
+from prmkit.cli._common import console, fail, load_cli_scorer, output_file, sniff_format
 
 __all__ = ["NAME", "HELP", "run", "read_items"]
 
@@ -40,29 +40,6 @@ HELP = (
 )
 
 _KEY_FIELDS = ("idx", "classification")
-
-
-def _sniff(path: Path) -> str:
-    """The format of ``path``'s first record: ``"plain"`` or a :mod:`prmkit.io.convert` name; fails with the fix otherwise."""
-    from prmkit.io.convert import detect_format, first_record
-
-    first = first_record(path)
-    if first is None:
-        fail(f"{path} holds no records")
-    where, record = first
-    if {"question", "steps"} <= record.keys() and "problem" not in record:
-        return "plain"
-    found = detect_format(record)
-    if found is None:
-        fail(f"{where}: cannot tell the format from the fields {sorted(record)}; pass --format "
-             f"(one of: {', '.join(_format_names())})")
-    return found
-
-
-def _format_names() -> list[str]:
-    from prmkit.io.convert import FORMATS
-
-    return sorted({"plain", *FORMATS})
 
 
 def _read_plain(path: Path) -> list[dict[str, Any]]:
@@ -100,7 +77,7 @@ def read_items(path: Path, fmt: str) -> list[dict[str, Any]]:
 
     files = data_files(path)
     if fmt == "auto":
-        fmt = _sniff(files[0])
+        fmt = sniff_format(files[0], "--input", plain=True)
     rows: list[dict[str, Any]] = []
     if fmt == "plain":
         rows = [row for file in files for row in _read_plain(file)]

@@ -32,7 +32,10 @@ def read_jsonl(path: str | os.PathLike[str]) -> Iterator[tuple[int, dict[str, An
             try:
                 record = json.loads(line)
             except json.JSONDecodeError as err:
-                raise FormatError(f"{path}:{line_number}: invalid JSON ({err.msg} at column {err.colno})") from None
+                hint = ""
+                if line_number == 1 and line.lstrip().startswith("["):  # e.g. ProcessBench's *.json
+                    hint = "; the file is one JSON list (like ProcessBench's), not JSONL with one object per line"
+                raise FormatError(f"{path}:{line_number}: invalid JSON ({err.msg} at column {err.colno}){hint}") from None
             if not isinstance(record, dict):
                 raise FormatError(f"{path}:{line_number}: expected a JSON object, got {type(record).__name__}")
             yield line_number, record

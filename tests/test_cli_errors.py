@@ -35,6 +35,7 @@ def scratch(tmp_path, monkeypatch):
     (tmp_path / "a_folder").mkdir()
     (tmp_path / "not_a_checkpoint").mkdir()
     (tmp_path / "not_a_checkpoint" / "notes.txt").write_text("no config.json here")
+    (tmp_path / "bad.yaml").write_text("learning_rate: [1\n")
     (tmp_path / "unfinished").mkdir()  # an annotate output interrupted before its first shard
     (tmp_path / "unfinished" / "run.json").write_text("{}")
     (tmp_path / "config_only").mkdir()  # passes the folder check; options are refused before weights load
@@ -57,6 +58,10 @@ CASES = {
     "train folder": ([*TRAIN, "--train-file", "a_folder"], ["--train-file", "a_folder", "is a folder without annotate shards"]),
     "train unfinished annotate folder": ([*TRAIN, "--train-file", "unfinished"],
                                          ["--train-file", "unfinished", "without finished shards", "rerun"]),
+    "train malformed yaml": ([*TRAIN, "--train-file", "good.jsonl", "--config", "bad.yaml"], ["bad.yaml:2", "invalid YAML"]),
+    "train missing yaml": ([*TRAIN, "--train-file", "good.jsonl", "--config", "nope.yaml"],
+                           ["--config nope.yaml", "no such file"]),
+    "train policy bad value": (["train", "policy", "--output-dir", "p", "--max-steps", "-5"], ["--max-steps=-5", ">= 1"]),
     "train negative lr": ([*TRAIN, "--train-file", "good.jsonl", "--learning-rate", "-1"], ["--learning-rate", "> 0"]),
     "train val fraction 1.5": ([*TRAIN, "--train-file", "good.jsonl", "--val-fraction", "1.5"], ["--val-fraction", "[0, 1)"]),
     "train unknown precision": ([*TRAIN, "--train-file", "good.jsonl", "--mixed-precision", "fp8"],

@@ -1,7 +1,7 @@
 """Keep a command's output to prmkit's own lines: transformers' logs and weight-loading bars stay hidden.
 
-A plain ``prmkit score`` otherwise prints transformers' "Loading weights" progress bar, its LOAD
-REPORT tables and warnings that do not apply (the "attention_mask" advice fires although prmkit
+A plain ``prmkit score`` otherwise prints transformers' "Loading weights" / "Writing model shards"
+progress bars, its LOAD REPORT tables and warnings that do not apply (the "attention_mask" advice fires although prmkit
 passes one: greedy outputs of a padded batch equal the unpadded ones). ``prmkit --verbose ...`` or
 ``PRMKIT_VERBOSE=1`` shows them again; an explicit ``TRANSFORMERS_VERBOSITY`` is respected.
 
@@ -24,20 +24,18 @@ from typing import Any
 __all__ = ["quiet_transformers"]
 
 _LOGGING = "transformers.utils.logging"
-_HIDDEN_BARS = ("Loading weights", "Loading checkpoint shards")
 
 
 def _filter_bars(logging: ModuleType) -> None:
-    """Hide transformers' weight-loading bars (``set_tqdm_hook``, transformers >= 5), keep every other bar."""
+    """Hide the bars transformers draws itself ("Loading weights", "Writing model shards", ...) through
+    ``set_tqdm_hook`` (transformers >= 5); the hub's download bars are drawn by huggingface_hub and stay."""
     set_hook = getattr(logging, "set_tqdm_hook", None)
     empty = getattr(logging, "EmptyTqdm", None)
     if set_hook is None or empty is None:
         return
 
     def hook(factory: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        if str(kwargs.get("desc", "")).startswith(_HIDDEN_BARS):
-            return empty(*args, **kwargs)
-        return factory(*args, **kwargs)
+        return empty(*args, **kwargs)
 
     set_hook(hook)
 

@@ -153,7 +153,7 @@ def load_cli_scorer(model: str, path: str | None, backend: str | None, options: 
     SCORERS.get(model)  # UnknownNameError lists the valid names
     kwargs = parse_options(options)
     if path is not None:
-        kwargs["path"] = checkpoint_path(path, "--path")
+        kwargs["path"] = checkpoint_path(path, "--path", hub=backend != "http")  # http: the server holds the model
     if backend is not None:
         kwargs["backend"] = backend
     try:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
 import os
 from pathlib import Path
 from typing import Any
@@ -86,21 +85,12 @@ HISTORY_UNITS = ("rates (f1, error_acc, correct_acc, auroc, step_auroc, step_acc
                  "train_ twins) in percent; train_loss per token; null = undefined (e.g. AUROC with one class)")
 
 
-def _strict(data: Any) -> Any:
-    """``data`` with NaN / infinity replaced by None, so the file is standard JSON (``null``, not bare ``NaN``)."""
-    if isinstance(data, float) and not math.isfinite(data):
-        return None
-    if isinstance(data, dict):
-        return {key: _strict(value) for key, value in data.items()}
-    if isinstance(data, (list, tuple)):
-        return [_strict(value) for value in data]
-    return data
-
-
 def write_json(path: str | os.PathLike[str], data: Any) -> None:
     """Write ``data`` as indented standard JSON: undefined numbers (NaN, inf) become ``null``."""
     Path(path).parent.mkdir(parents=True, exist_ok=True)
-    text = json.dumps(_strict(data), indent=2, default=str, allow_nan=False)
+    from prmkit.io._jsonl import json_safe
+
+    text = json.dumps(json_safe(data), indent=2, default=str, allow_nan=False)
     Path(path).write_text(text + "\n", encoding="utf-8")
 
 

@@ -1,7 +1,7 @@
 """`prmkit eval`: Evaluate PRMs: ProcessBench, PRMBench, best-of-N, step metrics.
 
 Each sub-command reads data plus step scores (a scores JSONL file, or a scorer loaded by name),
-prints a table and writes a JSON result (percent for the benchmarks, fractions for step metrics).
+prints a table and writes a JSON result (every rate in percent, ``null`` where undefined).
 
 Examples:
 
@@ -376,5 +376,5 @@ def steps(
     result["config"] = _config(data=data, scores=scores, model=model, path=path, backend=backend,
                                options=parse_options(option), format=data_format, threshold=threshold, bins=bins)
     names = ["auroc", "f1", "negative_f1", "ece", "first_error_acc", "num_steps", "num_solutions"]
-    print_table("Step metrics", ["metric", "value"], [[n, result[n]] for n in names], digits=4)
+    print_table("Step metrics (%; ECE in percentage points)", ["metric", "value"], [[n, result[n]] for n in names], digits=2)
     _finish(result, output)

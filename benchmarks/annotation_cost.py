@@ -27,6 +27,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from prmkit._memory import keep_freed_memory
 from prmkit.annotate import (
     AnnotationUnit,
     MCAnnotator,
@@ -60,6 +61,7 @@ def _arguments() -> argparse.Namespace:
 
 def main() -> None:
     args = _arguments()
+    keep_freed_memory()  # CPU tensors reuse freed memory instead of re-faulting pages (prmkit._memory)
     if args.threads:
         import torch
 

@@ -64,6 +64,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from prmkit._memory import keep_freed_memory
 from prmkit.annotate import SolutionSampler
 from prmkit.generation import load_generator
 from prmkit.metrics import first_error_prediction, processbench_f1
@@ -196,6 +197,7 @@ def _continue_sft(policy: str, steps: int, out: Path, seed: int, console: Consol
 
 def main() -> None:
     args = _arguments()
+    keep_freed_memory()  # CPU tensors reuse freed memory instead of re-faulting pages (prmkit._memory)
     import torch
     from transformers import AutoModelForCausalLM
 

@@ -42,8 +42,11 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from prmkit._memory import keep_freed_memory
 from prmkit.generation import load_generator
 from prmkit.models import load_scorer
+from prmkit.models.checkpoints import DEFAULT_FAMILY, checkpoint_scorer, recorded_family
+from prmkit.models.families import FAMILIES  # the families on the transformers backend (prefix cache)
 from prmkit.search import SearchConfig, run_search
 from prmkit.search.report import plot_budget_curves, summarize, summary_table
 from prmkit.tasks.arith import ArithTask, resolve_policy
@@ -61,7 +64,8 @@ VARIANTS = {  # name -> (method, selection)
 def _arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--policy", default="demo", help="policy dir ('demo' = the shipped arith policy)")
-    parser.add_argument("--prm", default="prmkit-demo/prm", help="token-cls PRM dir (from `prmkit demo`)")
+    parser.add_argument("--prm", default="prmkit-demo/prm", help="PRM checkpoint dir (from `prmkit demo` or `prmkit train ...`)")
+    parser.add_argument("--prm-family", default=None, help="scorer family of --prm (default: the one its prmkit.json records)")
     parser.add_argument("--problems", type=int, default=64, help="held-out arith problems")
     parser.add_argument("--budgets", type=int, nargs="+", default=[4, 8, 16, 32], help="candidate budgets N")
     parser.add_argument("--temperature", type=float, default=1.0, help="policy sampling temperature")
@@ -72,6 +76,7 @@ def _arguments() -> argparse.Namespace:
 
 def main() -> None:
     args = _arguments()
+    keep_freed_memory()  # CPU tensors reuse freed memory instead of re-faulting pages (prmkit._memory)
     console = Console(width=140)
     policy = resolve_policy(args.policy)
     if not Path(args.prm).is_dir():
@@ -79,8 +84,10 @@ def main() -> None:
     task = ArithTask(difficulty="demo", num_test=args.problems, seed=0)
     problems = task.problems("test")[: args.problems]
     generator = load_generator("transformers", model=policy, num_threads=args.threads, progress=False)
+    family = args.prm_family or recorded_family(args.prm) or DEFAULT_FAMILY
+    cache = {"prefix_cache": True} if family in FAMILIES else {}
     scorers = {
-        "prm": load_scorer("token-cls", path=args.prm, prefix_cache=True, progress=False),
+        "prm": checkpoint_scorer(args.prm, family, progress=False, **cache),
         "oracle": load_scorer("arith-oracle"),
     }
     out = Path(args.out)
@@ -103,7 +110,7 @@ def main() -> None:
     console.print(summary_table(rows, f"arith held-out ({len(problems)} problems): accuracy vs policy tokens per problem"))
     plot = plot_budget_curves([r for r in rows if "oracle" not in r["method"]], out / "accuracy_vs_tokens.png",
                               ceiling={"ceiling: oracle PRM, best beam run": _best(rows, "beam (oracle)")})
-    speed = _speed(task, generator, scorers["prm"], args.prm, problems[:32], console)
+    speed = _speed(task, generator, scorers["prm"], args.prm, family, problems[:32], console)
     (out / "summary.json").write_text(json.dumps({"rows": rows, "speed": speed}, indent=2))
     console.print(f"results: {out / 'results.jsonl'}  summary: {out / 'summary.json'}  plot: {plot}")
 
@@ -112,8 +119,8 @@ def _best(rows: list[dict], method: str) -> float:
     return max((r["accuracy"] for r in rows if r["method"] == method), default=0.0)
 
 
-def _speed(task, generator, scorer, prm_path: str, problems: list, console: Console) -> dict:
-    """Batching across prompts and prefix-cache reuse, measured side by side on the same work."""
+def _speed(task, generator, scorer, prm_path: str, family: str, problems: list, console: Console) -> dict:
+    """Batching across prompts and (for families that have one) prefix-cache reuse, side by side on the same work."""
     config = SearchConfig(n=8, beam_width=4, max_new_tokens=160)
     started = time.perf_counter()
     run_search("beam", task, generator, scorer, problems, config)
@@ -122,35 +129,43 @@ def _speed(task, generator, scorer, prm_path: str, problems: list, console: Cons
     for problem in problems:
         run_search("beam", task, generator, scorer, [problem], config)
     one_by_one = time.perf_counter() - started
-    timings = {}
-    for cached in (True, False):
-        prm = load_scorer("token-cls", path=prm_path, prefix_cache=cached, progress=False)
-        started = time.perf_counter()
-        results = run_search("beam", task, generator, prm, problems, config)
-        timings[cached] = (time.perf_counter() - started, results[0].budget["prm_tokens"])
     speed = {
         "prompts": len(problems),
         "batched_prompts_per_s": len(problems) / together,
         "one_at_a_time_prompts_per_s": len(problems) / one_by_one,
         "batching_speedup": one_by_one / together,
-        "beam_seconds_with_prefix_cache": timings[True][0],
-        "beam_seconds_without_prefix_cache": timings[False][0],
-        "prm_tokens_with_prefix_cache": timings[True][1],
-        "prm_tokens_without_prefix_cache": timings[False][1],
     }
     table = Table(title="speed (beam search, N=8, width 4)")
     table.add_column("measure")
     table.add_column("value", justify="right")
     table.add_row(f"{len(problems)} prompts at once vs one at a time (prompts/s)",
                   f"{speed['batched_prompts_per_s']:.2f} vs {speed['one_at_a_time_prompts_per_s']:.2f} = {speed['batching_speedup']:.1f}x")
+    if family in FAMILIES:
+        speed.update(_prefix_cache_speed(task, generator, prm_path, family, problems, config, table))
+    console.print(table)
+    return speed
+
+
+def _prefix_cache_speed(task, generator, prm_path: str, family: str, problems: list, config: SearchConfig, table: Table) -> dict:
+    """The same beam search with and without the PRM's prefix KV cache: PRM tokens run and wall time."""
+    timings = {}
+    for cached in (True, False):
+        prm = checkpoint_scorer(prm_path, family, prefix_cache=cached, progress=False)
+        started = time.perf_counter()
+        results = run_search("beam", task, generator, prm, problems, config)
+        timings[cached] = (time.perf_counter() - started, results[0].budget["prm_tokens"])
     tokens_with, tokens_without = timings[True][1], timings[False][1]
     if tokens_with and tokens_without:
         table.add_row("PRM tokens run, prefix cache vs full re-scoring",
                       f"{tokens_with} vs {tokens_without} = {tokens_without / tokens_with:.1f}x fewer")
     table.add_row("beam wall time, prefix cache vs full re-scoring (s)",
                   f"{timings[True][0]:.1f} vs {timings[False][0]:.1f} = {timings[False][0] / timings[True][0]:.2f}x")
-    console.print(table)
-    return speed
+    return {
+        "beam_seconds_with_prefix_cache": timings[True][0],
+        "beam_seconds_without_prefix_cache": timings[False][0],
+        "prm_tokens_with_prefix_cache": tokens_with,
+        "prm_tokens_without_prefix_cache": tokens_without,
+    }
 
 
 if __name__ == "__main__":

@@ -7,6 +7,13 @@ from pathlib import Path
 import pytest
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Tiny CPU models allocate and free tensors at every step; keep freed memory (see prmkit._memory)."""
+    from prmkit._memory import keep_freed_memory
+
+    keep_freed_memory()
+
+
 @pytest.fixture(scope="module")
 def one_thread():
     """Run a module's tiny torch models single-threaded, then restore torch's setting.

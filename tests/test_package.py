@@ -58,3 +58,15 @@ def test_load_scorer_docstring_lists_every_registered_scorer_and_the_family_opti
     assert list(TRANSFORMERS_OPTIONS) == scorer_options("token-cls") == scorer_options("math-shepherd")
     for option in TRANSFORMERS_OPTIONS:
         assert f"``{option}``" in doc, option
+
+
+def test_keep_freed_memory_applies_on_glibc_and_is_a_no_op_elsewhere():
+    import platform
+    import sys
+
+    from prmkit._memory import keep_freed_memory
+
+    applied = keep_freed_memory()
+    on_glibc = sys.platform.startswith("linux") and platform.libc_ver()[0] == "glibc"
+    assert applied is on_glibc
+    assert keep_freed_memory() is applied  # idempotent

@@ -51,9 +51,10 @@ def test_batched_across_prompts_call_count_does_not_grow_with_problems(method):
     _, gen_one, _ = run(method, problems=task.problems(count=1), n=8, beam_width=2)
     _, gen_many, _ = run(method, problems=task.problems(count=12), n=8, beam_width=2)
     # One call per round for all problems, +1 for mcts's final completion. DVTS merges subtrees that
-    # reach the same prefix into one prompt with more samples, so a round may need one call per
-    # distinct sample count (at most n / beam_width = 4 of them), still independent of the problems.
-    bound = len(gen_one.calls) * 4 if method == "dvts" else len(gen_one.calls) + 1
+    # reach the same prefix into one prompt with more samples, and beam search spreads N proposals
+    # over however many beams are still live, so a round may need one call per distinct sample count
+    # (at most n / beam_width = 4 of them), still independent of the problems.
+    bound = len(gen_one.calls) * 4 if method in ("beam", "dvts") else len(gen_one.calls) + 1
     assert len(gen_many.calls) <= bound
 
 
@@ -73,12 +74,22 @@ def test_best_of_n_budget_is_exact_sum_of_tokens():
 
 def test_beam_search_proposes_n_per_round_and_keeps_n_over_width():
     results, gen, _ = run("beam", n=8, beam_width=2, p=0.0)
-    first_prompts, first_n = gen.calls[0]
-    assert (first_prompts, first_n) == (6, 8)  # the root proposes N first steps
-    assert all(n == 2 for _, n in gen.calls[1:])  # then every kept beam proposes beam_width
-    assert all(prompts <= 6 * 4 for prompts, _ in gen.calls[1:])  # at most N/width beams per problem
-    for r in results:  # no slips: all proposals are the same path, kept once (duplicates waste budget)
+    assert gen.calls[0] == (6, 8)  # the root proposes N first steps
+    # no slips: all proposals are the same path, kept once (duplicates waste budget), so that one
+    # live beam spends the whole budget of N proposals every round rather than beam_width
+    assert all(n == 8 and prompts <= 6 for prompts, n in gen.calls[1:])
+    for r in results:
         assert len(r.candidates) == 1 and all(c.correct for c in r.candidates)
+
+
+def test_beam_search_spreads_n_proposals_over_the_live_beams_best_first():
+    from prmkit.search.beam import _spread
+
+    assert _spread(8, 4) == [2, 2, 2, 2]  # all N / width beams alive: beam_width each
+    assert _spread(8, 3) == [3, 3, 2]  # one finished: its share goes to the best live beams
+    assert _spread(8, 1) == [8] and _spread(8, 0) == []
+    results, gen, _ = run("beam", n=8, beam_width=2, p=0.5)
+    assert {n for _, n in gen.calls} <= {2, 3, 4, 8}  # shares of 8 over 1-4 live beams
 
 
 @pytest.mark.parametrize("method", ["beam", "dvts"])

@@ -283,7 +283,10 @@ def _verifier_job(settings: Any, log: str) -> str:
     """The verifier's expert iteration, run in its own process; its output goes to ``log``."""
     import contextlib
 
+    from prmkit._memory import keep_freed_memory
     from prmkit.train.verifier import train_verifier
+
+    keep_freed_memory()  # a spawned interpreter: the setting of the ``prmkit`` process is not inherited
 
     Path(log).parent.mkdir(parents=True, exist_ok=True)
     with open(log, "w") as handle, contextlib.redirect_stderr(handle), contextlib.redirect_stdout(handle):

@@ -45,4 +45,7 @@ for module in (score, convert, search, serve, demo):
 
 
 def main() -> None:
+    from prmkit._memory import keep_freed_memory
+
+    keep_freed_memory()
     app()

@@ -129,12 +129,10 @@ def _prm_source(prm: str, family: str | None) -> tuple[str | None, str]:
     ``prmkit train ...`` writes), else ``token-cls``; anything else must be a registered scorer.
     """
     from prmkit.models import SCORERS
+    from prmkit.models.checkpoints import DEFAULT_FAMILY, recorded_family
 
     if Path(prm).is_dir():
-        recorded = Path(prm) / "prmkit.json"
-        if family is None and recorded.is_file():
-            family = json.loads(recorded.read_text(encoding="utf-8")).get("family")
-        return checkpoint_path(prm, "--prm"), family or "token-cls"
+        return checkpoint_path(prm, "--prm"), family or recorded_family(prm) or DEFAULT_FAMILY
     if family is not None:
         fail(f"--prm-family {family} needs --prm to be a checkpoint folder; {prm!r} is not one")
     if prm not in SCORERS.names():

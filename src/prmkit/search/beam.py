@@ -5,7 +5,8 @@ PRM, lookahead) and Beeching et al. 2024, HF "search-and-learn" (DVTS: N/M indep
 each expanded greedily by the PRM). Both are one routine here: every problem holds ``groups``
 independent groups of beams; each active beam proposes ``beam_width`` next steps, the PRM scores
 them, and each group keeps its ``keep`` best. Beam search is 1 group keeping N/M; DVTS is N/M groups
-keeping 1. Proposals that finish (EOS or a final answer) and survive are set aside as candidates.
+keeping 1. Proposals that finish (EOS or a final answer) and survive are set aside as candidates;
+every round a group still spends its ``beam_width * keep`` proposals, spread over its live beams.
 """
 
 from __future__ import annotations
@@ -57,6 +58,14 @@ def _best_distinct(kids: list[Partial], values: list[float], keep: int) -> list[
     return kept
 
 
+def _spread(proposals: int, beams: int) -> list[int]:
+    """How many next steps each of a group's live beams (best first) proposes: the group's whole
+    budget of ``beam_width * keep`` proposals every round, so that beams which finished early hand
+    their share to the live ones (as search-and-learn refills its active beams to N)."""
+    share, extra = divmod(proposals, beams) if beams else (0, 0)
+    return [share + (b < extra) for b in range(beams)]
+
+
 def _rank_value(partial: Partial, config: SearchConfig) -> float:
     return aggregate(partial.scores, config.aggregation)
 
@@ -80,8 +89,7 @@ def _grouped_search(
         requests, owners = [], []
         for i, problem in enumerate(problems):
             for g, beams in enumerate(active[i]):
-                width = config.beam_width * (keep if depth == 0 else 1)
-                for beam in beams:
+                for beam, width in zip(beams, _spread(config.beam_width * keep, len(beams))):
                     requests.append((problem, beam, width))
                     owners.append((i, g))
         if not requests:

@@ -82,7 +82,8 @@ def merge_lora(model: Any) -> Any:
 
 #: What the numbers of ``eval_history.json`` are in (written into the file, so it explains itself).
 HISTORY_UNITS = ("rates (f1, error_acc, correct_acc, auroc, step_auroc, step_acc, accuracy, outcome_auroc, and their "
-                 "train_ twins) in percent; train_loss per token; null = undefined (e.g. AUROC with one class)")
+                 "train_ twins) in percent; train_loss = mean training loss since the previous evaluation (nats); "
+                 "null = undefined (e.g. AUROC with one class)")
 
 
 def write_json(path: str | os.PathLike[str], data: Any) -> None:

@@ -18,6 +18,7 @@ from typer.testing import CliRunner
 from prmkit.cli import app
 
 FIXTURES = Path(__file__).parent / "fixtures" / "eval"
+ARITH_POLICY = Path(__file__).parents[1] / "src" / "prmkit" / "assets" / "arith_policy"  # a 0.8 M-parameter causal LM
 GSM8K = FIXTURES / "processbench_gsm8k.json"
 
 GOOD_RECORD = {"problem": {"id": "p0", "question": "1+1?"}, "solution": {"problem_id": "p0", "steps": ["1+1=2"]},
@@ -34,9 +35,15 @@ def scratch(tmp_path, monkeypatch):
     (tmp_path / "a_folder").mkdir()
     (tmp_path / "not_a_checkpoint").mkdir()
     (tmp_path / "not_a_checkpoint" / "notes.txt").write_text("no config.json here")
+    (tmp_path / "bad.yaml").write_text("learning_rate: [1\n")
+    (tmp_path / "unfinished").mkdir()  # an annotate output interrupted before its first shard
+    (tmp_path / "unfinished" / "run.json").write_text("{}")
+    (tmp_path / "config_only").mkdir()  # passes the folder check; options are refused before weights load
+    (tmp_path / "config_only" / "config.json").write_text("{}")
     (tmp_path / "big_scores.jsonl").write_text(json.dumps({"id": "p0", "scores": [1.7]}) + "\n")
     candidates = [{"answer": "2", "correct": True, "scores": [3.0]}]
     (tmp_path / "bon_raw.jsonl").write_text(json.dumps({"problem_id": "p0", "candidates": candidates}) + "\n")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # a name that is not a folder must not reach the network
     monkeypatch.chdir(tmp_path)
     return tmp_path
 
@@ -48,7 +55,13 @@ CASES = {
     "train missing file": ([*TRAIN, "--train-file", "missing.jsonl"], ["--train-file", "missing.jsonl", "does not exist"]),
     "train empty file": ([*TRAIN, "--train-file", "empty.jsonl"], ["empty.jsonl", "no records"]),
     "train malformed file": ([*TRAIN, "--train-file", "bad.jsonl"], ["bad.jsonl:1", "invalid JSON"]),
-    "train folder": ([*TRAIN, "--train-file", "a_folder"], ["--train-file", "a_folder", "is a folder"]),
+    "train folder": ([*TRAIN, "--train-file", "a_folder"], ["--train-file", "a_folder", "is a folder without annotate shards"]),
+    "train unfinished annotate folder": ([*TRAIN, "--train-file", "unfinished"],
+                                         ["--train-file", "unfinished", "without finished shards", "rerun"]),
+    "train malformed yaml": ([*TRAIN, "--train-file", "good.jsonl", "--config", "bad.yaml"], ["bad.yaml:2", "invalid YAML"]),
+    "train missing yaml": ([*TRAIN, "--train-file", "good.jsonl", "--config", "nope.yaml"],
+                           ["--config nope.yaml", "no such file"]),
+    "train policy bad value": (["train", "policy", "--output-dir", "p", "--max-steps", "-5"], ["--max-steps=-5", ">= 1"]),
     "train negative lr": ([*TRAIN, "--train-file", "good.jsonl", "--learning-rate", "-1"], ["--learning-rate", "> 0"]),
     "train val fraction 1.5": ([*TRAIN, "--train-file", "good.jsonl", "--val-fraction", "1.5"], ["--val-fraction", "[0, 1)"]),
     "train unknown precision": ([*TRAIN, "--train-file", "good.jsonl", "--mixed-precision", "fp8"],
@@ -58,6 +71,8 @@ CASES = {
                                    "--output-dir", "out"], ["--base-model", "not_a_checkpoint", "config.json"]),
     "train missing base": (["train", "orm", "--train-file", "good.jsonl", "--base-model", "./nope", "--output-dir", "o"],
                            ["--base-model", "./nope", "does not exist"]),
+    "train bare unknown base": ([*TRAIN[:2], "--train-file", "good.jsonl", "--base-model", "nosuchdir", "--output-dir", "o"],
+                                ["--base-model nosuchdir", "no such local folder", "not in the Hugging Face cache"]),
     "train max length over positions": ([*TRAIN, "--train-file", "good.jsonl", "--max-length", "1024"],
                                         ["--max-length", "1024", "192 positions"]),
     # prmkit eval: missing inputs, outputs that are folders, numbers that are not probabilities
@@ -73,6 +88,10 @@ CASES = {
                                           "dummy", "--threshold", "-0.1", "--output", "o.json"], ["--threshold", "[0, 1]"]),
     "eval scores above 1": (["eval", "steps", "--data", "good.jsonl", "--scores", "big_scores.jsonl", "--output", "o.json"],
                             ["big_scores.jsonl:1", "1.7", "[0, 1]"]),
+    "eval bon on a JSON list": (["eval", "bon", "--data", str(GSM8K), "--output", "o.json"],
+                                ["processbench_gsm8k.json:1", "one JSON list", "not JSONL"]),
+    "eval steps unknown format": (["eval", "steps", "--data", "good.jsonl", "--format", "weird", "--model", "dummy",
+                                   "--output", "o.json"], ["--format 'weird'", "labelled", "processbench"]),
     "eval bon scores above 1": (["eval", "bon", "--data", "bon_raw.jsonl", "--output", "o.json"],
                                 ["bon_raw.jsonl:1", "'p0'", "[0, 1]"]),
     # prmkit score / serve: paths, options and ports
@@ -80,8 +99,16 @@ CASES = {
                                   ["--path", "not_a_checkpoint", "config.json"]),
     "score missing path": (["score", "--model", "token-cls", "--path", "./missing/ckpt", "--input", "plain.jsonl"],
                            ["--path", "./missing/ckpt", "no such folder"]),
+    "score bare unknown path": (["score", "--model", "token-cls", "--path", "gtp2", "--input", "plain.jsonl"],
+                                ["--path gtp2", "no such local folder", "HF_HUB_OFFLINE"]),
     "score unknown option": (["score", "--model", "dummy", "--option", "foo=1", "--input", "plain.jsonl"],
                              ["--option foo", "its options: value"]),
+    "score too long item": (["score", "--model", "likelihood", "--path", str(ARITH_POLICY), "--option", "max_length=2",
+                             "--input", "plain.jsonl"],
+                            ["record 'a'", "over max_length=2", "--option truncation=keep_last_steps"]),
+    "score unknown family option": (["score", "--model", "token-cls", "--path", "config_only", "--option", "foo=1",
+                                     "--input", "plain.jsonl"],
+                                    ["--option foo", "its options: tokenizer, device", "truncation"]),
     "score output is a folder": (["score", "--model", "dummy", "--input", "plain.jsonl", "--output", "a_folder"],
                                  ["a_folder", "is a folder"]),
     "serve port out of range": (["serve", "--model", "dummy", "--port", "70000"], ["--port", "65535"]),
@@ -91,8 +118,17 @@ CASES = {
     "annotate bad config value": (["annotate", "mc", "--n", "0", "--problems", "1"], ["--n", "0"]),
     "annotate missing policy": (["annotate", "mc", "--policy", "./no_policy", "--problems", "1"],
                                 ["--policy", "./no_policy", "no such folder"]),
+    "annotate bare unknown policy": (["annotate", "mc", "--policy", "nosuchdir", "--problems", "1"],
+                                     ["--policy nosuchdir", "not in the Hugging Face cache", "'demo'"]),
+    "search bare unknown policy": (["search", "--policy", "nosuchdir", "--problems", "1"],
+                                   ["--policy nosuchdir", "not in the Hugging Face cache"]),
+    "demo bare unknown policy": (["demo", "--policy", "nosuchdir", "--out", "d"],
+                                 ["--policy nosuchdir", "not in the Hugging Face cache"]),
     "search unknown prm": (["search", "--prm", "nope_dir", "--problems", "1"],
                            ["--prm 'nope_dir'", "neither a PRM checkpoint folder", "arith-oracle"]),
+    "search zero budget": (["search", "--n", "0", "--problems", "1"], ["--n must be >= 1", "0"]),
+    "search bad config field": (["search", "--option", "beam_width=0", "--problems", "1"],
+                                ["beam_width must be >= 1", "--option key=value"]),
     "search gsm8k without data": (["search", "--task", "gsm8k", "--problems", "1"], ["--task gsm8k", "data_dir"]),
 }
 
@@ -110,6 +146,14 @@ def test_user_error_is_one_named_line_with_exit_code_2(scratch, argv, culprit):
     for word in culprit:
         assert word in (message if argv[0] != "serve" else " ".join(result.output.split())), (word, result.output)
     assert not list(scratch.rglob("*.partial")), "a failed command left a .partial file behind"
+
+
+def test_a_rejected_option_lists_options_not_flags(scratch):
+    """``--path`` / ``--backend`` are flags, not ``--option`` keys: the list of valid options leaves them out."""
+    argv = ["score", "--model", "token-cls", "--path", "config_only", "--option", "foo=1", "--input", "plain.jsonl"]
+    message = " ".join(CliRunner().invoke(app, argv).output.split())
+    valid = message.split("its options: ", 1)[1].split(", ")
+    assert "truncation" in valid and "path" not in valid and "backend" not in valid, message
 
 
 def test_failed_write_leaves_nothing_behind(tmp_path):

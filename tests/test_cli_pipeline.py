@@ -1,7 +1,7 @@
 """The README's pipeline, command by command, on tiny budgets: every output is the next command's input.
 
-annotate mc -> (shards joined into one file, as the README says) -> train prm -> score -> eval steps /
-eval processbench -> search -> eval bon, all with the arith policy shipped in prmkit (``demo``).
+annotate mc -> train prm -> score -> eval steps (all three reading the annotate output folder directly) /
+score a ProcessBench folder -> eval processbench -> search -> eval bon, all with the arith policy shipped in prmkit (``demo``).
 """
 
 from __future__ import annotations
@@ -26,9 +26,8 @@ def test_annotate_train_score_eval_search_bon(tmp_path):
     shards = tmp_path / "labels" / "mc"
     _run("annotate", "mc", "--policy", "demo", "--problems", "2", "--samples", "2", "--n", "1",
          "--max-new-tokens", "48", "--out", shards)
-    labels = tmp_path / "labels.jsonl"  # the hand-off: `cat labels/mc/shard-*.jsonl > labels.jsonl`
-    labels.write_text("".join(p.read_text() for p in sorted(shards.glob("shard-*.jsonl"))))
-    records = [json.loads(line) for line in labels.read_text().splitlines()]
+    labels = shards  # the hand-off: the annotate output folder is what train / score / eval steps read
+    records = [json.loads(line) for p in sorted(shards.glob("shard-*.jsonl")) for line in p.read_text().splitlines()]
     assert len(records) == 4 and all(r["labels"]["labels"] for r in records)
 
     prm = tmp_path / "runs" / "prm"
@@ -44,16 +43,20 @@ def test_annotate_train_score_eval_search_bon(tmp_path):
     _run("eval", "steps", "--data", labels, "--scores", scores, "--output", steps)
     assert json.loads(steps.read_text())["num_solutions"] == 4
 
-    processbench = tmp_path / "pb_arith.json"  # the same solutions in ProcessBench's schema
-    processbench.write_text(json.dumps([
-        {"id": line["id"], "generator": "demo", "problem": r["problem"]["question"], "steps": r["solution"]["steps"],
+    processbench = tmp_path / "processbench"  # the same solutions in ProcessBench's schema, as a folder
+    processbench.mkdir()
+    (processbench / "arith.json").write_text(json.dumps([
+        {"id": f"arith-{k}", "generator": "demo", "problem": r["problem"]["question"], "steps": r["solution"]["steps"],
          "final_answer_correct": bool(r["solution"].get("correct")),
          "label": next((k for k, v in enumerate(r["labels"]["labels"]) if v is not None and v < 0.5), -1)}
-        for line, r in zip(lines, records)
+        for k, r in enumerate(records)
     ]))
+    pb_scores = tmp_path / "pb_scores.jsonl"
+    _run("score", "--model", "token-cls", "--path", prm, "--input", processbench, "--output", pb_scores)
+    assert [json.loads(line)["scores"] for line in pb_scores.read_text().splitlines()] == [s["scores"] for s in lines]
     pb = tmp_path / "pb.json"
-    _run("eval", "processbench", "--data", processbench, "--scores", scores, "--output", pb)
-    assert "average_f1" in json.loads(pb.read_text())
+    _run("eval", "processbench", "--data", processbench, "--scores", pb_scores, "--output", pb)
+    assert "arith" in json.loads(pb.read_text())["subsets"]
 
     found = tmp_path / "search.jsonl"
     out = _run("search", "--policy", "demo", "--prm", prm, "--method", "best_of_n", "--n", "2", "--problems", "2",

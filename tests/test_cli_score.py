@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,8 @@ from prmkit.cli import app
 from prmkit.types import LabelledSolution, Problem, Solution
 
 STEPS = Path(__file__).parent / "fixtures" / "serve" / "steps.jsonl"
+EVAL = Path(__file__).parent / "fixtures" / "eval"
+EVAL = Path(__file__).parent / "fixtures" / "eval"
 
 
 def _read(path):
@@ -58,6 +61,60 @@ def test_processbench_input_via_the_convert_table_feeds_eval(tmp_path):
     assert read_scores(out, ["id"]) == {r["id"]: [0.5] * len(r["steps"]) for r in pb}
 
 
+def test_a_processbench_folder_is_read_without_format_and_its_ids_feed_eval(tmp_path):
+    folder = tmp_path / "processbench"
+    folder.mkdir()
+    for name in ("gsm8k", "math"):
+        shutil.copy(EVAL / f"processbench_{name}.json", folder / f"{name}.json")
+    out = tmp_path / "scores.jsonl"
+    result = CliRunner().invoke(app, ["score", "--model", "dummy", "--option", "value=0.9", "--input", str(folder),
+                                      "--output", str(out)])
+    assert result.exit_code == 0, result.output
+    records = [r for name in ("gsm8k", "math") for r in json.loads((folder / f"{name}.json").read_text())]
+    assert _read(out) == [{"id": r["id"], "scores": [0.9] * len(r["steps"])} for r in records]
+    pb = tmp_path / "pb.json"
+    result = CliRunner().invoke(app, ["eval", "processbench", "--data", str(folder), "--scores", str(out),
+                                      "--output", str(pb)])
+    assert result.exit_code == 0, result.output
+    assert set(json.loads(pb.read_text())["subsets"]) == {"gsm8k", "math"}
+
+
+def test_a_prmbench_file_is_read_without_format_and_its_keys_feed_eval(tmp_path):
+    source = EVAL / "prmbench_slice.jsonl"
+    out = tmp_path / "scores.jsonl"
+    result = CliRunner().invoke(app, ["score", "--model", "dummy", "--input", str(source), "--output", str(out)])
+    assert result.exit_code == 0, result.output
+    raw = [json.loads(line) for line in source.read_text().splitlines() if line.strip()]
+    assert [(r["idx"], r["classification"]) for r in _read(out)] == [(r["idx"], r["classification"]) for r in raw]
+    result = CliRunner().invoke(app, ["eval", "prmbench", "--data", str(source), "--scores", str(out),
+                                      "--output", str(tmp_path / "pm.json")])
+    assert result.exit_code == 0, result.output
+
+
+def test_an_annotate_output_folder_is_read_shard_by_shard(tmp_path):
+    problem = Problem(id="p", question="1+1?")
+    folder = tmp_path / "labels"
+    folder.mkdir()
+    for shard, steps in enumerate((["1+1=2"], ["1+1=3", "3"])):
+        record = LabelledSolution(problem, Solution(problem_id="p", steps=steps))
+        (folder / f"shard-{shard:05d}.jsonl").write_text(json.dumps(record.to_dict()) + "\n")
+        (folder / f"shard-{shard:05d}.stats.json").write_text("{}")
+    (folder / "run.json").write_text("{}")
+    out = tmp_path / "scores.jsonl"
+    result = CliRunner().invoke(app, ["score", "--model", "dummy", "--input", str(folder), "--output", str(out)])
+    assert result.exit_code == 0, result.output
+    assert _read(out) == [{"id": "p/0", "scores": [0.5]}, {"id": "p/1", "scores": [0.5, 0.5]}]
+
+
+def test_a_json_list_of_unknown_records_names_record_0(tmp_path):
+    source = tmp_path / "in.json"
+    source.write_text('[{"id": 1}]')
+    result = CliRunner().invoke(app, ["score", "--model", "dummy", "--input", str(source)])
+    assert result.exit_code == 2
+    flat = " ".join(result.output.split())
+    assert "in.json:record 0: cannot tell the format" in flat and "pass --format" in flat, flat
+
+
 def test_http_scorer_through_the_cli_against_a_live_server(tmp_path):
     from prmkit.models import load_scorer
     from prmkit.serve.app import create_app
@@ -77,7 +134,7 @@ def test_http_scorer_through_the_cli_against_a_live_server(tmp_path):
         (['{"id": "a", "question": "q", "steps": ["ok", ""]}'], "steps[1] = '' is not non-empty text"),
         (['{"id": "a", "question": "q", "steps": "one"}'], "field 'steps' should be list"),
         (['{"text": "hello"}'], "cannot tell the format"),
-        (['[{"id": 1}]'], "pass --format"),
+        (['{"id": 1}'], "pass --format"),
     ],
 )
 def test_bad_input_fails_naming_file_line_and_field_and_writes_nothing(tmp_path, lines, message):

@@ -135,12 +135,16 @@ def test_steps_cli_on_processbench_format(tmp_path):
     result = _invoke("steps", "--data", GSM8K, "--format", "processbench", "--scores", scores, "--output", out)
     assert result.exit_code == 0, result.output
     data = json.loads(out.read_text())
-    assert data["auroc"] == 1.0 and data["first_error_acc"] == 1.0 and data["f1"] == 1.0
+    assert data["auroc"] == 100.0 and data["first_error_acc"] == 100.0 and data["f1"] == 100.0  # percent
     labelled = tmp_path / "labelled.jsonl"
     labelled.write_text("".join(json.dumps(r.to_dict()) + "\n" for r in records))
     result = _invoke("steps", "--data", labelled, "--scores", scores, "--output", out)
     assert result.exit_code == 0, result.output
-    assert json.loads(out.read_text())["auroc"] == 1.0
+    assert json.loads(out.read_text())["auroc"] == 100.0
+    # without --format the ProcessBench file is told from its records (it is one JSON list, not JSONL)
+    result = _invoke("steps", "--data", GSM8K, "--scores", scores, "--output", out)
+    assert result.exit_code == 0, result.output
+    assert json.loads(out.read_text())["first_error_acc"] == 100.0
 
 
 def test_bon_default_table_fits_100_columns(tmp_path):

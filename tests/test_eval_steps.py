@@ -24,22 +24,22 @@ def test_step_metrics_hand_case():
     out = evaluate(items, scores)
     # known pairs: correct steps 0.9, 0.8, 0.4, 0.6; wrong steps 0.2, 0.7
     # AUROC: 0.9, 0.8 beat both; 0.4 beats 0.2 only; 0.6 beats 0.2 only -> 6 of 8
-    assert out["auroc"] == pytest.approx(6 / 8)
+    assert out["auroc"] == pytest.approx(100 * 6 / 8)  # percent
     # predicted correct (>= 0.5): 0.9, 0.8, 0.6, 0.7 -> TP 3, FP 1, FN 1 -> F1 = 6/8
-    assert out["f1"] == pytest.approx(6 / 8)
+    assert out["f1"] == pytest.approx(100 * 6 / 8)
     # wrong steps: TP 1 (0.2), FP 1 (0.4), FN 1 (0.7) -> 2/4
-    assert out["negative_f1"] == pytest.approx(0.5)
+    assert out["negative_f1"] == pytest.approx(50.0)
     # a: predicted 1 == 1 (hit); b: predicted 1 != -1 (miss)
-    assert out["first_error_acc"] == 0.5 and out["num_first_error"] == 2
+    assert out["first_error_acc"] == 50.0 and out["num_first_error"] == 2
     assert out["num_steps"] == 6 and out["num_solutions"] == 3
     # 10 bins, one pair each: |1-.9| + |0-.2| + |1-.8| + |1-.4| + |1-.6| + |0-.7| = 2.2 over 6 pairs
-    assert out["ece"] == pytest.approx(2.2 / 6)
+    assert out["ece"] == pytest.approx(100 * 2.2 / 6)
 
 
 def test_keys_and_errors():
     items = [_item("p", [1.0], -1, sid="p#0"), _item("p", [0.0], 0, sid="p#1")]
     out = evaluate(items, {"p#0": [0.9], "p#1": [0.1]})
-    assert out["auroc"] == 1.0 and out["first_error_acc"] == 1.0
+    assert out["auroc"] == 100.0 and out["first_error_acc"] == 100.0
     with pytest.raises(ValueError, match="share a key"):
         evaluate([_item("p", [1.0], -1), _item("p", [0.0], 0)], {"p": [0.9]})
     assert math.isnan(evaluate([_item("p", [1.0], -1)], [[0.9]])["auroc"])  # one class only

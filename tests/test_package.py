@@ -34,6 +34,32 @@ def test_every_stage_has_a_command_with_help():
         assert "Usage" in result.output
 
 
+def test_dir_lists_the_public_api_lazily_without_torch():
+    code = ("import sys, prmkit; names = dir(prmkit); [getattr(prmkit, n) for n in prmkit.__all__]; "
+            "print(' '.join(names)); print('torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    names, torch_loaded = out.stdout.splitlines()
+    for name in ["load_scorer", "load_generator", "load_task", "scorer_options", "Scorer", "LabelledSolution",
+                 "models", "evaluate", "train", "search", "rl", "io"]:
+        assert name in names.split(), name
+    assert torch_loaded == "False"
+
+
+def test_load_scorer_docstring_lists_every_registered_scorer_and_the_family_options():
+    import prmkit
+    from prmkit.models import SCORERS, scorer_options
+    from prmkit.models._options import SUMMARIES, TRANSFORMERS_OPTIONS
+
+    doc = prmkit.load_scorer.__doc__
+    assert set(SUMMARIES) == set(SCORERS.names())  # a new scorer needs its line
+    for name in SCORERS.names():
+        assert f" {name} " in doc and SUMMARIES[name] in doc, name
+    # the documented options are the transformers backend's real keyword arguments
+    assert list(TRANSFORMERS_OPTIONS) == scorer_options("token-cls") == scorer_options("math-shepherd")
+    for option in TRANSFORMERS_OPTIONS:
+        assert f"``{option}``" in doc, option
+
+
 def test_keep_freed_memory_applies_on_glibc_and_is_a_no_op_elsewhere():
     import platform
     import sys

@@ -112,7 +112,7 @@ def test_cli_trains_with_flags_and_rejects_bad_values(tmp_path):
     config = json.loads((out / "train_config.json").read_text())["config"]
     assert config["max_steps"] == 2 and config["difficulty"] == "tiny" and config["stop_at_pass1"] == 0.45
     bad = CliRunner().invoke(app, ["train", "policy", "--output-dir", str(tmp_path / "x"), "--n-head", "3"])
-    assert bad.exit_code == 2 and "n_embd=128 must be divisible by n_head=3" in bad.output
+    assert bad.exit_code == 2 and "--n-embd=128 must be divisible by --n-head=3" in bad.output  # in flag words
     (tmp_path / "bad.yaml").write_text("n-layer: 1\nlayers: 2\n")
     bad = CliRunner().invoke(app, ["train", "policy", "--config", str(tmp_path / "bad.yaml")])
     assert bad.exit_code == 2 and "unknown key 'layers'" in bad.output

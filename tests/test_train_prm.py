@@ -70,6 +70,47 @@ def test_bad_records_name_the_problem(qwen_base: Path) -> None:
         _encode_record(tokenizer, record, "f.jsonl: problem 'p0'", config)
 
 
+def test_an_annotate_output_folder_is_a_train_file(tmp_path: Path) -> None:
+    """`prmkit annotate --out DIR` -> `train ... --train-file DIR`: its shards in order, nothing else read."""
+    from prmkit.annotate._shards import ShardStore
+    from prmkit.train._config import resolve_inputs
+    from prmkit.train._data import load_labelled
+    from prmkit.train.prm import PRMTrainConfig
+
+    records = rule_records(5, seed=1)
+    store = ShardStore(tmp_path / "mc", config={"n": 1}, unit_ids=[r.problem.id for r in records], shard_size=2)
+    for shard in range(store.num_shards):
+        store.write(shard, [records[u] for u in store.units_of(shard)], {"rollouts": 0})
+    assert len(list((tmp_path / "mc").glob("*.json"))) > 1  # run.json and stats files are there, and skipped
+    config = PRMTrainConfig(train_file=str(tmp_path / "mc"), base_model=str(tmp_path / "mc"), output_dir="-")
+    from prmkit._errors import InputError
+
+    with pytest.raises(InputError, match="base_model"):  # the folder passes as train_file; base_model is the next check
+        resolve_inputs(config)
+    assert [r.to_dict() for r in load_labelled(tmp_path / "mc")] == [r.to_dict() for r in records]
+    (tmp_path / "plain").mkdir()
+    config = PRMTrainConfig(train_file=str(tmp_path / "plain"), base_model="demo", output_dir="-")
+    with pytest.raises(ValueError, match="folder without annotate shards"):
+        resolve_inputs(config)
+
+
+def test_eval_history_is_standard_json_with_every_rate_in_percent(tmp_path: Path) -> None:
+    from prmkit.train._model import write_run_files
+    from prmkit.train.prm import PRMTrainConfig, evaluate_step_scores
+
+    records = rule_records(8, seed=3)
+    assert {r.labels.first_error == -1 for r in records} == {True, False}  # both kinds of solution
+    perfect = evaluate_step_scores(records, [[1.0 if y >= 0.5 else 0.0 for y in r.labels.labels] for r in records])
+    assert perfect["step_auroc"] == perfect["step_acc"] == perfect["f1"] == 100.0  # one unit for every rate
+    correct_only = [r for r in records if r.labels.first_error == -1]
+    undefined = evaluate_step_scores(correct_only, [[0.9] * len(r.solution.steps) for r in correct_only])
+    config = PRMTrainConfig(train_file="a", base_model="b", output_dir="c")
+    write_run_files(tmp_path, config, {"history": [perfect, undefined], "best": perfect}, {})
+    text = (tmp_path / "eval_history.json").read_text()
+    data = json.loads(text, parse_constant=lambda name: pytest.fail(f"bare {name} in eval_history.json"))
+    assert data["history"][1]["step_auroc"] is None and "percent" in data["units"]
+
+
 def test_config_rejects_unknown_values() -> None:
     from prmkit.train.prm import PRMTrainConfig
 
@@ -186,8 +227,8 @@ def test_learns_a_visible_rule_and_the_checkpoint_reads_back_the_same(tmp_path: 
     out = _fit(tmp_path, qwen_base)
     history = json.loads((out / "eval_history.json").read_text())
     best = history["best"]
-    assert best["train_step_acc"] > 0.95 and best["train_step_auroc"] > 0.98
-    assert best["step_auroc"] > 0.95 and best["f1"] > 80
+    assert best["train_step_acc"] > 95 and best["train_step_auroc"] > 98
+    assert best["step_auroc"] > 95 and best["f1"] > 80
     saved = json.loads((out / "config.json").read_text())
     assert saved["step_separator"] == "\n" and saved["id2label"] == {"0": "incorrect", "1": "correct"}
     assert json.loads((out / "prmkit.json").read_text())["family"] == "token-cls"

@@ -71,7 +71,7 @@ def test_view_joins_solutions_scores_and_labels_and_summarises_with_prmkit_metri
     expected = processbench_f1(golds, [first_error_prediction(row, 0.5) for row in b_scores])
     summary = payload["prms"][1]["summary"]
     assert summary["f1"] == pytest.approx(expected["f1"], abs=1e-3) and summary["error_acc"] == pytest.approx(expected["error_acc"], abs=1e-3)
-    assert payload["prms"][0]["summary"]["f1"] == 100.0 and payload["prms"][0]["summary"]["auroc"] == 1.0
+    assert payload["prms"][0]["summary"]["f1"] == 100.0 and payload["prms"][0]["summary"]["auroc"] == 100.0
     assert summary["flagged"] == 100.0 and summary["labelled"] == len(rows)
 
 

@@ -222,7 +222,12 @@ def _policy(config: DemoConfig, out: Path) -> str:
                                              progress=config.progress)))
     from prmkit.tasks.arith import resolve_policy
 
-    return resolve_policy(config.policy)
+    policy = resolve_policy(config.policy)
+    if not Path(policy).is_dir():
+        from prmkit._hub import check_hub_model
+
+        check_hub_model(policy, "DemoConfig.policy", demo=True)  # a typo fails now, not after 50 s of hub retries
+    return policy
 
 
 def _weights_digest(policy: str) -> str:
@@ -393,8 +398,8 @@ def _finish_verifier(verifier: _BackgroundVerifier, validation: Sequence[Labelle
     history = json.loads((path / "eval_history.json").read_text())
     for entry in history["rounds"]:
         console.print(f"  round {entry['round']}: kept {entry['kept']} distinct correct of {entry['drawn']} samples, "
-                      f"selection outcome AUROC {entry['outcome_auroc']:.4f} ({entry['seconds']:.0f} s training)")
-    console.print(f"  selected round {history['selected_round']} (base AUROC {history['base_outcome_auroc']:.4f}); "
+                      f"selection outcome AUROC {entry['outcome_auroc']:.2f} % ({entry['seconds']:.0f} s training)")
+    console.print(f"  selected round {history['selected_round']} (base AUROC {history['base_outcome_auroc']:.2f} %); "
                   f"calibrated on {note}; log: {path / 'train.log'}")
     return path
 

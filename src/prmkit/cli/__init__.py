@@ -24,6 +24,19 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+
+
+@app.callback()
+def _root(
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Also show transformers' own logs and weight-loading "
+                                 "bars (hidden by default; PRMKIT_VERBOSE=1 does the same)."),
+) -> None:
+    """Process reward models: score steps, synthesize labels, train, evaluate, search, serve."""
+    from prmkit.cli._quiet import quiet_transformers
+
+    quiet_transformers(verbose)
+
+
 app.add_typer(evaluate.app, name="eval")
 app.add_typer(train.app, name="train")
 app.add_typer(annotate.app, name="annotate")

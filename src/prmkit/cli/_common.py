@@ -12,7 +12,7 @@ from prmkit.cli._errors import UserError
 
 __all__ = [
     "checkpoint_path", "console", "fail", "load_cli_scorer", "load_cli_task", "output_file", "parse_options",
-    "resolve_cli_policy",
+    "resolve_cli_policy", "sniff_format",
 ]
 
 console = Console(stderr=True)
@@ -60,18 +60,21 @@ def parse_options(pairs: list[str] | None) -> dict[str, object]:
     return options
 
 
-def checkpoint_path(value: str, flag: str, *, demo: bool = False) -> str:
+def checkpoint_path(value: str, flag: str, *, demo: bool = False, hub: bool = True) -> str:
     """A model folder or hub id given on the command line, checked before anything loads.
 
     A local folder must hold ``config.json`` (or a PEFT ``adapter_config.json``); a path that can
     only be local (``/``, ``./``, ``../``, ``~`` or two ``/``: hub ids have at most one) must exist.
-    Anything else is passed on as a hub id. Without this, transformers answers a missing folder with
-    "Repo id must be in the form ..." and a folder of other files with "install sentencepiece".
+    Anything else is a hub id, checked by :func:`prmkit._hub.check_hub_model` (cached, or found on
+    the hub in one short request). Without this, transformers answers a missing folder with "Repo id
+    must be in the form ...", a folder of other files with "install sentencepiece", and a typo with
+    50 s of retries.
 
     Args:
         value: the flag's value.
         flag: the flag's name for the message (``"--path"``).
         demo: ``"demo"`` names the arith policy shipped with prmkit (``--policy``, ``--base-model``).
+        hub: check a hub id against the cache / hub (off where the name goes to a server instead).
     """
     if demo and value == "demo":
         return resolve_cli_policy(value)
@@ -85,7 +88,32 @@ def checkpoint_path(value: str, flag: str, *, demo: bool = False) -> str:
         fail(f"{flag} {value}: is a file; pass a checkpoint folder or a Hugging Face hub id")
     if value.startswith(("/", "./", "../", "~")) or value.count("/") >= 2:
         fail(f"{flag} {value}: no such folder")
+    if hub:
+        from prmkit._hub import check_hub_model
+
+        check_hub_model(value, flag, demo=demo)
     return value
+
+
+def sniff_format(path: Path, flag: str, *, plain: bool = False) -> str:
+    """The format of ``path`` told from its first record (:func:`prmkit.io.solutions.sniff`); fails with the fix otherwise.
+
+    Args:
+        path: a JSONL file or a JSON list (ProcessBench).
+        flag: the flag that named it, for the message.
+        plain: accept ``prmkit score``'s plain ``{"id", "question", "steps"}`` lines (``"plain"``).
+    """
+    from prmkit.io._jsonl import FormatError
+    from prmkit.io.solutions import sniff
+
+    try:
+        found = sniff(path)
+    except FormatError as err:
+        fail(f"{flag} {err}")
+    if found == "plain" and not plain:
+        fail(f"{flag} {path}: plain {{id, question, steps}} records carry no step labels; pass labelled data "
+             "(e.g. a `prmkit annotate` output) or --format")
+    return found
 
 
 def output_file(path: Path | None, flag: str) -> None:
@@ -111,17 +139,6 @@ def load_cli_task(name: str, options: list[str] | None) -> Any:
         fail(f"--task {name}: {err}; give its options as --task-option key=value (it takes: {', '.join(takes) or 'none'})")
 
 
-def _takes(factory: Any) -> list[str]:
-    """The keyword options a registered factory accepts (for the message of a rejected ``--option``)."""
-    import inspect
-
-    try:
-        parameters = inspect.signature(factory).parameters.values()
-    except (TypeError, ValueError):
-        return []
-    return [p.name for p in parameters if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD) and p.name != "self"]
-
-
 def load_cli_scorer(model: str, path: str | None, backend: str | None, options: list[str] | None) -> Any:
     """Load a registered scorer from the shared ``--model/--path/--backend/--option`` flags.
 
@@ -129,19 +146,19 @@ def load_cli_scorer(model: str, path: str | None, backend: str | None, options: 
     ``--option`` is named with the options the scorer takes (``--path``/``--backend`` are flags, so
     they are not listed as options).
     """
-    from prmkit.models import SCORERS, load_scorer
+    from prmkit.models import SCORERS, load_scorer, scorer_options
 
-    factory = SCORERS.get(model)  # UnknownNameError lists the valid names
+    SCORERS.get(model)  # UnknownNameError lists the valid names
     kwargs = parse_options(options)
     if path is not None:
-        kwargs["path"] = checkpoint_path(path, "--path")
+        kwargs["path"] = checkpoint_path(path, "--path", hub=backend != "http")  # http: the server holds the model
     if backend is not None:
         kwargs["backend"] = backend
     try:
         return load_scorer(model, **kwargs)
     except TypeError as err:
         given = [f"--option {key}" for key in parse_options(options)] or [f"--{key}" for key in kwargs]
-        valid = [name for name in _takes(factory) if name not in ("path", "backend")]
+        valid = scorer_options(model, backend)
         fail(f"scorer {model!r} does not take {', '.join(given)} ({err}); its options: {', '.join(valid) or 'none'}")
     except (ValueError, OSError) as err:
         fail(f"could not load scorer {model!r}: {err}")

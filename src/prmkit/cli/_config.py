@@ -40,8 +40,9 @@ def merge_config(config_class: type, yaml_path: str | None, flags: dict[str, Any
         flags: field -> value from the command line; ``None`` means "not given".
 
     Raises:
-        ValueError: unknown YAML keys, missing required fields, a YAML file that is not a mapping,
-            or a value the config rejects — all problems in one message.
+        ValueError: a missing or malformed YAML file (names file:line), unknown YAML keys, missing
+            required fields, a YAML file that is not a mapping, or a value the config rejects — all
+            problems in one message.
     """
     import yaml
 
@@ -49,7 +50,15 @@ def merge_config(config_class: type, yaml_path: str | None, flags: dict[str, Any
     values: dict[str, Any] = {}
     errors: list[str] = []
     if yaml_path:
-        loaded = yaml.safe_load(Path(yaml_path).read_text(encoding="utf-8")) or {}
+        if not Path(yaml_path).is_file():
+            raise ValueError(f"--config {yaml_path}: {'is a folder' if Path(yaml_path).is_dir() else 'no such file'}; "
+                             "give a YAML file of the command's fields")
+        try:
+            loaded = yaml.safe_load(Path(yaml_path).read_text(encoding="utf-8")) or {}
+        except yaml.YAMLError as err:
+            mark = getattr(err, "problem_mark", None)
+            where = f"{yaml_path}:{mark.line + 1}" if mark is not None else str(yaml_path)
+            raise ValueError(f"{where}: invalid YAML ({getattr(err, 'problem', None) or err})") from None
         if not isinstance(loaded, dict):
             raise ValueError(f"{yaml_path}: expected a mapping of {config_class.__name__} fields, got {type(loaded).__name__}")
         for key, value in loaded.items():

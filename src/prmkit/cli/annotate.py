@@ -171,7 +171,7 @@ def _run(name: str, config: Any, job: _Job) -> None:
 
         torch.set_num_threads(job.threads)
     task = load_cli_task(job.task, job.task_option)
-    policy = checkpoint_path(job.policy, "--policy", demo=True)
+    policy = checkpoint_path(job.policy, "--policy", demo=True, hub=job.generator == "transformers")
     try:
         if job.solutions:
             units = _read_units(job.solutions)[: job.problems]

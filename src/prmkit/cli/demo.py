@@ -20,11 +20,14 @@ HELP = ("Run the whole PRM life cycle on the arith task on this CPU: sample, lab
 
 
 def _run(config: DemoConfig) -> None:
+    from prmkit._errors import InputError
     from prmkit.cli._common import fail
     from prmkit.demo import run_demo
 
     try:
         run_demo(config)
+    except InputError:  # names its flag already
+        raise
     except ValueError as err:  # e.g. resuming an --out folder that holds another run's labels
         fail(f"{err}\n(use another --out, or delete that folder to start over)")
 

@@ -1,7 +1,7 @@
 """`prmkit eval`: Evaluate PRMs: ProcessBench, PRMBench, best-of-N, step metrics.
 
 Each sub-command reads data plus step scores (a scores JSONL file, or a scorer loaded by name),
-prints a table and writes a JSON result (percent for the benchmarks, fractions for step metrics).
+prints a table and writes a JSON result (every rate in percent, ``null`` where undefined).
 
 Examples:
 
@@ -21,7 +21,7 @@ from typing import Annotated, Any
 
 import typer
 
-from prmkit.cli._common import console, fail, load_cli_scorer, output_file, parse_options
+from prmkit.cli._common import console, fail, load_cli_scorer, output_file, parse_options, sniff_format
 
 __all__ = ["app"]
 
@@ -53,16 +53,17 @@ def _group() -> None:
 
 
 def _expand(data: list[Path], *suffixes: str) -> list[Path]:
-    """Files given directly, plus the files with one of ``suffixes`` inside each folder given (sorted)."""
+    """Files given directly, plus the record files of each folder given (:func:`prmkit.io._files.data_files`:
+    the files with one of ``suffixes``, sorted, or an annotate output's shards)."""
+    from prmkit.io._files import data_files
+    from prmkit.io._jsonl import FormatError
+
     out: list[Path] = []
     for item in data:
-        if item.is_dir():
-            found = sorted(p for p in item.iterdir() if p.suffix in suffixes and p.is_file())
-            if not found:
-                fail(f"--data {item}: folder holds no {' or '.join(suffixes)} files")
-            out.extend(found)
-        else:
-            out.append(item)
+        try:
+            out.extend(data_files(item, suffixes))
+        except FormatError as err:
+            fail(f"--data {err}")
     return out
 
 
@@ -320,8 +321,9 @@ def steps(
     backend: BackendOpt = None,
     option: OptionOpt = None,
     data_format: Annotated[
-        str, typer.Option("--format", help="labelled (LabelledSolution JSONL), processbench or prmbench.")
-    ] = "labelled",
+        str, typer.Option("--format", help="auto (told from the first record), labelled (LabelledSolution JSONL), "
+                          "processbench, prmbench or another prmkit convert format.")
+    ] = "auto",
     threshold: Annotated[float, typer.Option(help="Scores >= threshold count as predicted correct.")] = 0.5,
     bins: Annotated[int, typer.Option(help="Calibration bins.", min=1)] = 10,
     batch_size: BatchOpt = 32,
@@ -335,33 +337,26 @@ def steps(
 
         prmkit eval steps --data labelled.jsonl --scores scores.jsonl --output steps.json
 
-        prmkit eval steps --data gsm8k.json --format processbench --model dummy --output steps.json
+        prmkit eval steps --data gsm8k.json --model dummy --output steps.json   (ProcessBench: told from its records)
     """
     from prmkit.evaluate import step_metrics as sm
     from prmkit.evaluate._report import print_table
     from prmkit.evaluate._scoring import read_scores, score_items
-    from prmkit.io._jsonl import FormatError, read_jsonl
-    from prmkit.io.prmbench import read_prmbench
-    from prmkit.io.processbench import read_processbench
-    from prmkit.types import LabelledSolution
+    from prmkit.io._jsonl import FormatError
+    from prmkit.io.convert import FORMATS, read_many
 
     _check_run(scores, model, output, None, threshold)
     data = _expand(data, ".jsonl", ".json")
+    fmt = "prmkit" if data_format == "labelled" else data_format
+    if fmt == "auto":
+        fmt = sniff_format(data[0], "--data")
+    if fmt not in FORMATS:
+        fail(f"--format {data_format!r}: choose auto, labelled, or one of {', '.join(sorted(FORMATS))}")
     try:
-        if data_format == "labelled":
-            records = []
-            for file in data:
-                for line, raw in read_jsonl(file):
-                    try:
-                        records.append(LabelledSolution.from_dict(raw))
-                    except (KeyError, TypeError, ValueError) as err:
-                        raise FormatError(f"{file}:{line}: not a LabelledSolution record ({err})") from None
-        elif data_format == "processbench":
-            records = [item for file in data for item in read_processbench(file)]
-        elif data_format == "prmbench":
-            records = read_prmbench(*data)
-        else:
-            fail(f"--format {data_format!r} must be labelled, processbench or prmbench")
+        records = list(read_many(fmt, data))
+        unlabelled = next((r for r in records if r.labels is None), None)
+        if unlabelled is not None:
+            fail(f"--data: record {unlabelled.problem.id!r} ({fmt}) has no step labels; step metrics need them")
         keys = sm.record_keys(records)  # the ids `prmkit score` writes for these records
         if scores is not None:
             by_key = read_scores(scores, ["id"])
@@ -384,5 +379,5 @@ def steps(
     result["config"] = _config(data=data, scores=scores, model=model, path=path, backend=backend,
                                options=parse_options(option), format=data_format, threshold=threshold, bins=bins)
     names = ["auroc", "f1", "negative_f1", "ece", "first_error_acc", "num_steps", "num_solutions"]
-    print_table("Step metrics", ["metric", "value"], [[n, result[n]] for n in names], digits=4)
+    print_table("Step metrics (%; ECE in percentage points)", ["metric", "value"], [[n, result[n]] for n in names], digits=2)
     _finish(result, output)

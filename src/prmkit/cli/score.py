@@ -1,8 +1,9 @@
 """`prmkit score`: score the steps of every solution in a file with any registered scorer.
 
-Input: any format of :mod:`prmkit.io.convert` (``--format``), or ``auto`` (the default), which
-recognises prmkit JSONL (``LabelledSolution.to_dict()`` per line) and plain JSONL
-(``{"id", "question", "steps"}`` per line). Output: one ``{"id", "scores"}`` line per solution, in
+Input: a file or a folder (e.g. ProcessBench's, or a ``prmkit annotate`` output) in any format of
+:mod:`prmkit.io.convert` (``--format``), or ``auto`` (the default), which tells it from the first
+record: prmkit JSONL (``LabelledSolution.to_dict()`` per line), plain JSONL (``{"id", "question",
+"steps"}`` per line), ProcessBench, PRMBench and the other :mod:`prmkit.io` formats. Output: one ``{"id", "scores"}`` line per solution, in
 input order — the file ``prmkit eval processbench --scores`` reads. The ``id`` is the problem id
 (suffixed ``/k`` for the k-th solution when a problem has several); PRMBench's key fields ``idx`` and
 ``classification`` are copied from the solution's meta when present. The output appears only once
@@ -42,8 +43,10 @@ _KEY_FIELDS = ("idx", "classification")
 
 
 def read_items(path: Path, fmt: str) -> list[dict[str, Any]]:
-    """Read ``path`` into ``[{"id", "question", "steps", **key fields}]``, in file order
-    (:func:`prmkit.io.solutions.read_solutions`: the same records and ids ``prmkit view`` reads).
+    """Read ``path`` (a file or folder, any format) into ``[{"id", "question", "steps", **key fields}]``, in file order.
+
+    :func:`prmkit.io.solutions.read_solutions` reads it: the same records and ids that ``prmkit
+    view`` and the evaluators match on (PRMBench's ``idx`` and ``classification`` are kept too).
 
     Raises:
         FormatError: malformed records (the message names file, line and field).
@@ -60,11 +63,11 @@ def read_items(path: Path, fmt: str) -> list[dict[str, Any]]:
 
 def run(
     model: Annotated[str, typer.Option(help="Registered scorer name (qwen2.5-math-prm, token-cls, judge, http, dummy, ...).")],
-    input: Annotated[Path, typer.Option("--input", help="Solutions to score (see --format).")],  # noqa: A002
+    input: Annotated[Path, typer.Option("--input", help="Solutions to score: a file or a folder of them (see --format).")],  # noqa: A002
     output: Annotated[Path, typer.Option(help="Scores JSONL: one {id, scores} per solution.")] = Path("scores.jsonl"),
     path: Annotated[str | None, typer.Option(help="Checkpoint directory or hub id of the scorer.")] = None,
     backend: Annotated[str | None, typer.Option(help="transformers, vllm or http (families only).")] = None,
-    format: Annotated[str, typer.Option("--format", help="Input format: auto (prmkit or plain JSONL), plain, or a prmkit convert format.")] = "auto",  # noqa: A002
+    format: Annotated[str, typer.Option("--format", help="Input format: auto (told from the first record), plain, or a prmkit convert format (processbench, prmbench, prmkit, trl, ...).")] = "auto",  # noqa: A002
     batch_size: Annotated[int, typer.Option(help="Solutions per scorer call.")] = 16,
     option: Annotated[list[str], typer.Option(help="Scorer option as key=value (JSON values); repeatable.")] = [],  # noqa: B006
 ) -> None:

@@ -64,6 +64,8 @@ def run(
         fail(f"unknown method(s) {unknown}; choose from {', '.join(SEARCH_METHODS.names())}")
     if problems < 1:
         fail(f"--problems must be >= 1 (got {problems})")
+    if any(size < 1 for size in n):
+        fail(f"--n must be >= 1 (got {', '.join(str(size) for size in n if size < 1)})")
     base = parse_options(option)
     types = {f.name: f.type for f in dataclasses.fields(SearchConfig)}
     for key, value in base.items():
@@ -79,7 +81,7 @@ def run(
                 for config in configs.values():
                     config.check_width(name)
     except ValueError as err:
-        fail(f"bad search settings: {err}")
+        fail(f"bad search settings: {err} (SearchConfig fields are set with --option key=value)")
     output_file(out, "--out")
     prm_dir, prm_name = _prm_source(prm, prm_family)
     the_task = load_cli_task(task, task_option)
@@ -91,8 +93,9 @@ def run(
         import torch
 
         torch.set_num_threads(threads)
+    policy_dir = checkpoint_path(policy, "--policy", demo=True)
     try:
-        generator = load_generator("transformers", model=checkpoint_path(policy, "--policy", demo=True))
+        generator = load_generator("transformers", model=policy_dir)
     except (OSError, ValueError) as err:
         fail(f"could not load the policy {policy!r}: {err}")
     scorer = load_cli_scorer(prm_name, prm_dir, None, None)

@@ -8,20 +8,9 @@ import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from prmkit.io._jsonl import atomic_writer
+from prmkit.io._jsonl import atomic_writer, json_safe  # json_safe re-exported: evaluators and the demo use it
 
 __all__ = ["json_safe", "write_result", "print_table", "fmt"]
-
-
-def json_safe(value: Any) -> Any:
-    """``value`` with every NaN/inf float replaced by ``None`` (strict JSON has no NaN) and tuples as lists."""
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, Mapping):
-        return {str(k): json_safe(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [json_safe(v) for v in value]
-    return value
 
 
 def write_result(path: str | os.PathLike[str], result: Mapping[str, Any]) -> None:

@@ -47,9 +47,9 @@ def evaluate(
 
     Returns:
         ``{"auroc", "f1", "negative_f1", "ece", "first_error_acc", "num_steps", "num_solutions",
-        "num_first_error"}``: ``f1`` for correct steps, ``negative_f1`` for wrong steps,
-        ``first_error_acc`` = share of solutions with a known first error whose predicted first
-        error (-1 = none) equals it.
+        "num_first_error"}``, the rates in percent (ECE in percentage points): ``f1`` for correct
+        steps, ``negative_f1`` for wrong steps, ``first_error_acc`` = share of solutions with a known
+        first error whose predicted first error (-1 = none) equals it; ``nan`` where undefined.
 
     Raises:
         ValueError: a record without labels, duplicate keys with a mapping, or missing/mis-sized scores.
@@ -81,12 +81,12 @@ def evaluate(
             known += 1
             hits += first_error_prediction(row, threshold) == gold
     steps = sum(1 for y, s in zip(labels_flat, scores_flat) if y is not None and s is not None)
-    return {
-        "auroc": auroc(labels_flat, scores_flat),
-        "f1": f1_at_threshold(labels_flat, scores_flat, threshold),
-        "negative_f1": f1_at_threshold(labels_flat, scores_flat, threshold, positive=0),
-        "ece": expected_calibration_error(labels_flat, scores_flat, bins),
-        "first_error_acc": hits / known if known else math.nan,
+    return {  # percent, like every rate prmkit reports
+        "auroc": 100 * auroc(labels_flat, scores_flat),
+        "f1": 100 * f1_at_threshold(labels_flat, scores_flat, threshold),
+        "negative_f1": 100 * f1_at_threshold(labels_flat, scores_flat, threshold, positive=0),
+        "ece": 100 * expected_calibration_error(labels_flat, scores_flat, bins),
+        "first_error_acc": 100 * hits / known if known else math.nan,
         "num_steps": steps,
         "num_solutions": len(records),
         "num_first_error": known,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
@@ -12,7 +13,7 @@ from typing import IO, Any
 
 from prmkit._errors import InputError
 
-__all__ = ["FormatError", "read_jsonl", "write_jsonl", "atomic_writer", "require"]
+__all__ = ["FormatError", "read_jsonl", "write_jsonl", "atomic_writer", "json_safe", "require"]
 
 
 class FormatError(InputError):
@@ -32,10 +33,28 @@ def read_jsonl(path: str | os.PathLike[str]) -> Iterator[tuple[int, dict[str, An
             try:
                 record = json.loads(line)
             except json.JSONDecodeError as err:
-                raise FormatError(f"{path}:{line_number}: invalid JSON ({err.msg} at column {err.colno})") from None
+                hint = ""
+                if line_number == 1 and line.lstrip().startswith("["):  # e.g. ProcessBench's *.json
+                    hint = "; the file is one JSON list (like ProcessBench's), not JSONL with one object per line"
+                raise FormatError(f"{path}:{line_number}: invalid JSON ({err.msg} at column {err.colno}){hint}") from None
             if not isinstance(record, dict):
                 raise FormatError(f"{path}:{line_number}: expected a JSON object, got {type(record).__name__}")
             yield line_number, record
+
+
+def json_safe(value: Any) -> Any:
+    """``value`` with every NaN/inf float replaced by ``None`` (strict JSON has no NaN) and tuples as lists.
+
+    Every JSON file a person reads (evaluation results, ``eval_history.json``, the demo's metrics)
+    goes through it, so an undefined number is ``null`` everywhere, never a bare ``NaN``.
+    """
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, Mapping):
+        return {str(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v) for v in value]
+    return value
 
 
 def require(record: Mapping[str, Any], field: str, kind: type | tuple[type, ...], where: str) -> Any:

@@ -31,12 +31,16 @@ import importlib
 import inspect
 import os
 from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
 from typing import Any, Literal, NamedTuple
 
 from prmkit._registry import UnknownNameError
 from prmkit.types import LabelledSolution
 
-__all__ = ["Format", "FORMATS", "ConversionError", "get_format", "read_records", "write_records", "convert"]
+__all__ = [
+    "Format", "FORMATS", "ConversionError", "detect_format", "first_record", "get_format", "read_many", "read_records", "write_records",
+    "convert",
+]
 
 
 class ConversionError(ValueError):
@@ -124,6 +128,73 @@ def read_records(name: str, path: str | os.PathLike[str], **options: Any) -> Ite
     if fmt.reader is None:
         raise ConversionError(f"format {name!r} cannot be read")
     return _call(_load(fmt.reader, name, "reader"), name, "reader", path, **options)
+
+
+#: Fields whose presence in a format's first record tells the formats apart (checked in this order).
+_SIGNATURES: tuple[tuple[str, frozenset[str]], ...] = (
+    ("prmkit", frozenset({"problem", "solution"})),
+    ("prmbench", frozenset({"idx", "classification", "modified_process"})),
+    ("processbench", frozenset({"id", "problem", "steps", "label"})),
+    ("trl", frozenset({"prompt", "completions", "labels"})),
+    ("math-shepherd", frozenset({"input"})),
+    ("prm800k", frozenset({"question", "label"})),
+    ("gsm8k-solutions", frozenset({"question", "ground_truth"})),
+    ("gsm8k", frozenset({"question", "answer"})),
+)
+
+
+def first_record(path: str | os.PathLike[str]) -> tuple[str, dict[str, Any]] | None:
+    """``(where, record)`` of the first record of a JSONL file or JSON list (ProcessBench's ``*.json``).
+
+    ``where`` is ``"<path>:<line>"`` (JSONL) or ``"<path>:record 0"`` (JSON list); None for no records.
+
+    Raises:
+        FormatError: the file is neither JSONL nor a JSON list of objects (names file and line).
+    """
+    import json
+
+    from prmkit.io._jsonl import FormatError, read_jsonl
+
+    with open(path, encoding="utf-8") as handle:
+        head = handle.read(4096).lstrip()
+    if head.startswith("["):
+        try:
+            data = json.loads(Path(path).read_text(encoding="utf-8"))
+        except json.JSONDecodeError as err:
+            raise FormatError(f"{path}: invalid JSON ({err.msg} at line {err.lineno})") from None
+        if data and not isinstance(data[0], dict):
+            raise FormatError(f"{path}:record 0: should be an object, got {type(data[0]).__name__}")
+        return (f"{path}:record 0", data[0]) if data else None
+    return next(((f"{path}:{line}", record) for line, record in read_jsonl(path)), None)
+
+
+def detect_format(record: dict[str, Any]) -> str | None:
+    """The :data:`FORMATS` name a record's fields identify (see ``_SIGNATURES``), or None.
+
+    Example:
+        >>> detect_format({"id": "gsm8k-0", "problem": "...", "steps": ["..."], "label": -1})
+        'processbench'
+    """
+    return next((name for name, fields in _SIGNATURES if fields <= record.keys()), None)
+
+
+def read_many(name: str, paths: Iterable[str | os.PathLike[str]], **options: Any) -> Iterator[LabelledSolution]:
+    """Read several files of format ``name`` in order, as one set.
+
+    A reader that takes the files together (``read_prmbench(*paths)``, which drops a record repeated
+    in a later file as the official loader does) gets them in one call; others read one by one.
+    """
+    fmt = get_format(name)
+    if fmt.reader is None:
+        raise ConversionError(f"format {name!r} cannot be read")
+    reader = _load(fmt.reader, name, "reader")
+    paths = list(paths)
+    first = next(iter(inspect.signature(reader).parameters.values()), None)
+    if first is not None and first.kind is inspect.Parameter.VAR_POSITIONAL:
+        yield from _call(reader, name, "reader", *paths, **options)
+        return
+    for path in paths:
+        yield from _call(reader, name, "reader", path, **options)
 
 
 def write_records(name: str, path: str | os.PathLike[str], records: Iterable[LabelledSolution], **options: Any) -> int:

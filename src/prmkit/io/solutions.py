@@ -3,8 +3,8 @@
 Why one place: a scores file is matched back to its solutions by id, so every command that reads
 solutions must read the same records in the same order and number them the same way. Formats:
 
-* ``auto`` (default): sniffed from the first record — ``prmkit`` (``LabelledSolution.to_dict()``
-  per line) or ``plain``;
+* ``auto`` (default): told from the first record's fields — ``plain`` or any format below
+  (ProcessBench JSON list or JSONL, PRMBench, ``prmkit``, TRL, Math-Shepherd, PRM800K, GSM8K);
 * ``plain``: JSONL of ``{"id", "question", "steps"}`` (no labels);
 * any reader of :mod:`prmkit.io.convert` (``processbench``, ``math-shepherd``, ``trl`` ...).
 
@@ -24,7 +24,6 @@ from __future__ import annotations
 import os
 from collections import Counter
 from collections.abc import Sequence
-from pathlib import Path
 
 from prmkit.io._jsonl import FormatError, read_jsonl, require
 from prmkit.types import LabelledSolution, Problem, Solution
@@ -63,26 +62,25 @@ def format_names() -> list[str]:
 
 
 def sniff(path: str | os.PathLike[str]) -> str:
-    """``"prmkit"`` or ``"plain"`` from the first record's fields.
+    """The format of ``path`` from its first record: ``plain`` or any :mod:`prmkit.io.convert` format.
 
     Raises:
-        FormatError: the first record fits neither, the file is not JSONL, or it is empty (the
-            message says to pass a format and lists them).
+        FormatError: the file holds no records, is neither JSONL nor a JSON list, or its first
+            record's fields fit no format (the message says to pass a format and lists them).
     """
-    try:
-        for line, record in read_jsonl(path):
-            if "problem" in record and "solution" in record:
-                return "prmkit"
-            if "question" in record and "steps" in record:
-                return "plain"
-            raise FormatError(f"{path}:{line}: cannot tell the format from fields {sorted(record)}; pass --format "
-                              f"(one of: {', '.join(format_names())})")
-    except FormatError as err:
-        if "cannot tell the format" in str(err):
-            raise
-        raise FormatError(f"{err}. If this is not JSONL (e.g. ProcessBench's JSON), pass --format "
-                          f"(one of: {', '.join(format_names())})") from None
-    raise FormatError(f"{path} holds no records")
+    from prmkit.io.convert import detect_format, first_record
+
+    first = first_record(path)
+    if first is None:
+        raise FormatError(f"{path} holds no records")
+    where, record = first
+    if {"question", "steps"} <= record.keys() and "problem" not in record:
+        return "plain"
+    found = detect_format(record)
+    if found is None:
+        raise FormatError(f"{where}: cannot tell the format from fields {sorted(record)}; pass --format "
+                          f"(one of: {', '.join(format_names())})")
+    return found
 
 
 def _read_plain(path: str | os.PathLike[str]) -> list[LabelledSolution]:
@@ -102,23 +100,25 @@ def _read_plain(path: str | os.PathLike[str]) -> list[LabelledSolution]:
 def read_solutions(path: str | os.PathLike[str], fmt: str = "auto") -> list[tuple[str, LabelledSolution]]:
     """``(id, record)`` for every solution of ``path``, in file order, ids unique (see the module docstring).
 
+    ``path`` may be a file or a folder (:func:`prmkit.io._files.data_files`: its ``*.jsonl`` /
+    ``*.json`` files, or a ``prmkit annotate`` output's shards), read as one set.
+
     Raises:
-        FormatError: malformed records (the message names file, line and field).
+        FormatError: malformed records (the message names file, line and field), or none at all.
         UnknownNameError: an unknown format (close names suggested).
         FileNotFoundError: ``path`` does not exist.
     """
-    if not Path(path).is_file():
-        raise FileNotFoundError(2, "no such file", str(path))
+    from prmkit.io._files import data_files
+
+    files = data_files(path)
     if fmt == "auto":
-        fmt = sniff(path)
+        fmt = sniff(files[0])
     if fmt == "plain":
-        records = _read_plain(path)
-    elif fmt == "prmkit":
-        from prmkit.io._native import read
-
-        records = list(read(path))
+        records = [record for file in files for record in _read_plain(file)]
     else:
-        from prmkit.io.convert import read_records
+        from prmkit.io.convert import read_many
 
-        records = list(read_records(fmt, path))  # an unknown name: UnknownNameError with close matches
+        records = list(read_many(fmt, files))  # an unknown name: UnknownNameError with close matches
+    if not records:
+        raise FormatError(f"{path} holds no records")
     return list(zip(unique_keys([record_key(r) for r in records]), records))

@@ -17,7 +17,7 @@ from typing import Any, Protocol, runtime_checkable
 from prmkit._registry import Registry
 from prmkit.models.aggregate import AGGREGATIONS, aggregate
 
-__all__ = ["Scorer", "SCORERS", "load_scorer", "aggregate", "AGGREGATIONS", "ScoringItem"]
+__all__ = ["Scorer", "SCORERS", "load_scorer", "scorer_options", "aggregate", "AGGREGATIONS", "ScoringItem"]
 
 ScoringItem = tuple[str, Sequence[str]]
 
@@ -59,7 +59,59 @@ for _name, _target in {
 def load_scorer(name: str, **options: Any) -> Scorer:
     """Build the scorer registered as ``name`` with ``options`` (``path=``, ``backend=``, ...).
 
+    (The list of names and options below is filled in from the registry when ``prmkit.models`` loads.)
+
     Raises:
         prmkit._registry.UnknownNameError: ``name`` is not registered (lists the valid names).
     """
     return SCORERS.get(name)(**options)
+
+
+def scorer_options(name: str, backend: str | None = None) -> list[str]:
+    """The keyword options ``load_scorer(name, ...)`` takes besides ``path=`` / ``backend=`` (see :mod:`prmkit.models._options`)."""
+    from prmkit.models._options import scorer_options as options_of
+
+    return options_of(name, backend)
+
+
+def _load_scorer_doc() -> str:
+    """``load_scorer``'s docstring: every registered name with what it is, and the options families take."""
+    import textwrap
+
+    from prmkit.models._options import SUMMARIES, TRANSFORMERS_OPTIONS
+
+    width = max(len(name) for name in SCORERS.names())
+    names = "\n".join(f"            {name:<{width}}  {SUMMARIES.get(name, '')}" for name in SCORERS.names())
+    family_options = textwrap.fill(", ".join(f"``{o}``" for o in TRANSFORMERS_OPTIONS), width=88,
+                                   initial_indent=" " * 12, subsequent_indent=" " * 12)
+    return f"""Build the scorer registered as ``name`` with ``options``; it scores every step in [0, 1].
+
+    Args:
+        name: one of (``SCORERS.names()``)::
+
+{names}
+
+        **options: ``path=`` the checkpoint folder or hub id (families, implicit, likelihood);
+            ``backend=`` ``"transformers"`` (default), ``"vllm"`` or ``"http"`` (families). With the
+            transformers backend a family takes:
+
+{family_options}
+
+            (``truncation="keep_last_steps"`` drops a too-long item's oldest steps instead of refusing
+            it). Every other scorer takes its own: ``scorer_options(name)`` lists them, ``help()`` of
+            its class explains them. On the command line each is ``--option key=value``.
+
+    Returns:
+        A :class:`Scorer`.
+
+    Raises:
+        prmkit._registry.UnknownNameError: ``name`` is not registered (lists the valid names).
+        TypeError: an option the scorer does not take.
+
+    Example:
+        >>> load_scorer("dummy", value=0.7).score([("1+1?", ["1+1=2"])])
+        [[0.7]]
+    """
+
+
+load_scorer.__doc__ = _load_scorer_doc()

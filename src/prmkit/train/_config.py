@@ -39,10 +39,10 @@ class TrainConfig:
             Paths are checked by :func:`resolve_inputs`, which needs the filesystem.
     """
 
-    train_file: str = field(metadata=help_text("JSONL of LabelledSolution records."))
+    train_file: str = field(metadata=help_text("JSONL of LabelledSolution records, or a `prmkit annotate` output folder (its shards)."))
     base_model: str = field(metadata=help_text("Hugging Face causal-LM checkpoint directory to start from."))
     output_dir: str = field(metadata=help_text("Where the best checkpoint, config and eval history are written."))
-    val_file: str | None = field(default=None, metadata=help_text("Validation JSONL; default: hold out val_fraction of the problems."))
+    val_file: str | None = field(default=None, metadata=help_text("Validation JSONL (or annotate output folder); default: hold out val_fraction of the problems."))
     val_fraction: float = field(default=0.1, metadata=help_text("Share of problems held out for validation when no val_file (0 = none)."))
     max_length: int | None = field(default=None, metadata=help_text("Longest allowed tokenized solution (longer records are an error); default the base model's position limit."))
     use_lora: bool = field(default=False, metadata=help_text("Train LoRA adapters (peft) instead of all weights; merged on save."))
@@ -116,28 +116,42 @@ def resolve_inputs(config: TrainConfig) -> None:
     time instead of failing inside the forward pass. Every trainer calls it first; safe to call twice.
 
     Raises:
-        InputError: ``train_file`` / ``val_file`` is missing or a folder, ``base_model`` is a local
-            folder that is not a Hugging Face checkpoint (no ``config.json``), or ``max_length``
-            exceeds the model's position limit.
+        InputError: ``train_file`` / ``val_file`` is missing or a folder that is not an annotate
+            output (those are read shard by shard), ``base_model`` is a local
+            folder that is not a Hugging Face checkpoint (no ``config.json``) or a name that is neither
+            cached nor on the hub (:func:`prmkit._hub.check_hub_model`), or ``max_length`` exceeds the
+            model's position limit.
     """
     import json
     from pathlib import Path
 
+    from prmkit.io._files import SHARD_GLOB, data_files, is_annotate_output
     from prmkit.tasks.arith import resolve_policy
 
     name = type(config).__name__
     for field_name in ("train_file", "val_file"):
         value = getattr(config, field_name)
-        if value is not None and not Path(value).is_file():
-            state = "is a folder" if Path(value).is_dir() else "does not exist"
-            hint = " (annotate shards: `cat DIR/shard-*.jsonl > train.jsonl`)" if Path(value).is_dir() else ""
-            raise InputError(f"{name}.{field_name} = {value!r} {state}; give a JSONL file of LabelledSolution records{hint}")
+        if value is None or Path(value).is_file():
+            continue
+        if not Path(value).exists():
+            raise InputError(f"{name}.{field_name} = {value!r} does not exist; give a JSONL file of LabelledSolution "
+                             "records or a `prmkit annotate` output folder")
+        if not is_annotate_output(value):
+            raise InputError(f"{name}.{field_name} = {value!r} is a folder without annotate shards ({SHARD_GLOB}); "
+                             "give a JSONL file of LabelledSolution records or a `prmkit annotate` output folder")
+        try:
+            data_files(value, (".jsonl",))
+        except InputError as err:
+            raise InputError(f"{name}.{field_name} = {value!r}: {err}") from None
     try:
         config.base_model = resolve_policy(config.base_model)
     except FileNotFoundError as err:
         raise InputError(f"{name}.base_model = {config.base_model!r}: {err}") from None
     base = Path(config.base_model)
     if not base.is_dir():
+        from prmkit._hub import check_hub_model
+
+        check_hub_model(config.base_model, f"{name}.base_model", demo=True)
         if config.max_length is None:  # a hub id: its limit is read when it loads
             config.max_length = 1024
         return

@@ -26,21 +26,29 @@ IGNORE_INDEX = -100
 
 
 def load_labelled(path: str | os.PathLike[str]) -> list[LabelledSolution]:
-    """Read a JSONL file of ``LabelledSolution.to_dict()`` records.
+    """Read a JSONL file of ``LabelledSolution.to_dict()`` records, or a ``prmkit annotate`` output folder.
+
+    A folder is read through :func:`prmkit.io._files.data_files`: an annotate output's
+    ``shard-*.jsonl`` in shard order (what ``prmkit annotate ... --out DIR`` writes, so ``--train-file
+    DIR`` trains on it directly), or the ``*.jsonl`` files of any other folder.
 
     Raises:
         FileNotFoundError: ``path`` does not exist.
-        FormatError: a line is not valid JSON or not a valid record (names file, line and the problem).
+        FormatError: a line is not valid JSON or not a valid record (names file, line and the problem),
+            or there is no record at all.
     """
+    from prmkit.io._files import data_files
+
     records = []
-    for line_number, data in read_jsonl(path):
-        try:
-            records.append(LabelledSolution.from_dict(data))
-        except (KeyError, TypeError, ValueError) as err:
-            raise FormatError(
-                f"{path}:{line_number}: not a LabelledSolution record ({type(err).__name__}: {err}); "
-                "expected {'problem': {...}, 'solution': {...}, 'labels': {...} or null}"
-            ) from None
+    for file in data_files(path, (".jsonl",)):
+        for line_number, data in read_jsonl(file):
+            try:
+                records.append(LabelledSolution.from_dict(data))
+            except (KeyError, TypeError, ValueError) as err:
+                raise FormatError(
+                    f"{file}:{line_number}: not a LabelledSolution record ({type(err).__name__}: {err}); "
+                    "expected {'problem': {...}, 'solution': {...}, 'labels': {...} or null}"
+                ) from None
     if not records:
         raise FormatError(f"{path}: no records; a training file needs at least one LabelledSolution line")
     return records

@@ -80,10 +80,19 @@ def merge_lora(model: Any) -> Any:
     return copy.deepcopy(model).merge_and_unload()
 
 
+#: What the numbers of ``eval_history.json`` are in (written into the file, so it explains itself).
+HISTORY_UNITS = ("rates (f1, error_acc, correct_acc, auroc, step_auroc, step_acc, accuracy, outcome_auroc, and their "
+                 "train_ twins) in percent; train_loss = mean training loss since the previous evaluation (nats); "
+                 "null = undefined (e.g. AUROC with one class)")
+
+
 def write_json(path: str | os.PathLike[str], data: Any) -> None:
-    """Write ``data`` as indented JSON (NaN stays NaN, as Python's json writes it)."""
+    """Write ``data`` as indented standard JSON: undefined numbers (NaN, inf) become ``null``."""
     Path(path).parent.mkdir(parents=True, exist_ok=True)
-    Path(path).write_text(json.dumps(data, indent=2, default=str) + "\n", encoding="utf-8")
+    from prmkit.io._jsonl import json_safe
+
+    text = json.dumps(json_safe(data), indent=2, default=str, allow_nan=False)
+    Path(path).write_text(text + "\n", encoding="utf-8")
 
 
 def write_run_files(output_dir: Path, config: Any, result: dict[str, Any], extra: dict[str, Any]) -> None:
@@ -103,13 +112,14 @@ def write_run_files(output_dir: Path, config: Any, result: dict[str, Any], extra
             **extra,
         },
     )
-    write_json(output_dir / "eval_history.json", result)
+    write_json(output_dir / "eval_history.json", {"units": HISTORY_UNITS, **result})
 
 
 def history_writer(output_dir: Path) -> Any:
     """An ``on_eval`` callback for :func:`prmkit.train._loop.run_loop` that keeps
     ``eval_history.json`` current (marked ``partial``) while training runs."""
-    return lambda history: write_json(output_dir / "eval_history.json", {"history": history, "partial": True})
+    return lambda history: write_json(output_dir / "eval_history.json",
+                                      {"units": HISTORY_UNITS, "history": history, "partial": True})
 
 
 def finish_run(output_dir: Path, config: Any, result: dict[str, Any], *, metric: str, n_train: int, n_val: int,

@@ -176,8 +176,8 @@ def _metrics(records: Sequence[LabelledSolution], items: Sequence[ImplicitEncode
     graded = [(1.0 if r.solution.correct else 0.0, s) for r, s in zip(records, outcome) if r.solution.correct is not None]
     hits = [(s >= threshold) == (y >= 0.5) for y, s in graded]
     metrics: dict[str, float] = {
-        "auroc": auroc([y for y, _ in graded], [s for _, s in graded]),
-        "accuracy": sum(hits) / len(hits) if hits else math.nan,
+        "auroc": 100 * auroc([y for y, _ in graded], [s for _, s in graded]),  # percent, like every rate here
+        "accuracy": 100 * sum(hits) / len(hits) if hits else math.nan,
         "n": len(records),
     }
     step = evaluate_step_scores(records, step_scores, threshold)

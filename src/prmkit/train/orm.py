@@ -123,8 +123,8 @@ def _metrics(records: Sequence[LabelledSolution], scores: Sequence[float], thres
 
     labels = [1.0 if r.solution.correct else 0.0 for r in records]
     hits = [(s >= threshold) == (y >= 0.5) for y, s in zip(labels, scores)]
-    return {"auroc": auroc(labels, scores), "accuracy": sum(hits) / len(hits) if hits else math.nan,
-            "n": len(records)}
+    return {"auroc": 100 * auroc(labels, scores), "accuracy": 100 * sum(hits) / len(hits) if hits else math.nan,
+            "n": len(records)}  # percent, like every rate in eval_history.json
 
 
 def _save(model: Any, tokenizer: Any, output_dir: Path, config: ORMTrainConfig) -> None:

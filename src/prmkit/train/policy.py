@@ -66,19 +66,19 @@ class PolicyConfig:
     def __post_init__(self) -> None:
         errors = []
         if self.difficulty not in DIFFICULTIES:
-            errors.append(f"difficulty={self.difficulty!r} is not one of {sorted(DIFFICULTIES)}")
+            errors.append(f"PolicyConfig.difficulty={self.difficulty!r} is not one of {sorted(DIFFICULTIES)}")
         for name in ("num_train_problems", "n_layer", "n_embd", "n_head", "max_steps", "batch_size", "eval_problems",
                      "eval_max_new_tokens"):
             if getattr(self, name) < 1:
-                errors.append(f"{name}={getattr(self, name)} must be >= 1")
+                errors.append(f"PolicyConfig.{name}={getattr(self, name)} must be >= 1")
         if self.n_head >= 1 and self.n_embd % self.n_head:
-            errors.append(f"n_embd={self.n_embd} must be divisible by n_head={self.n_head}")
+            errors.append(f"PolicyConfig.n_embd={self.n_embd} must be divisible by PolicyConfig.n_head={self.n_head}")
         if self.num_threads is not None and self.num_threads < 1:
-            errors.append(f"num_threads={self.num_threads} must be >= 1 or None")
+            errors.append(f"PolicyConfig.num_threads={self.num_threads} must be >= 1 or None")
         if self.stop_at_pass1 is not None and not 0 < self.stop_at_pass1 <= 1:
-            errors.append(f"stop_at_pass1={self.stop_at_pass1} must be in (0, 1]")
+            errors.append(f"PolicyConfig.stop_at_pass1={self.stop_at_pass1} must be in (0, 1]")
         if errors:
-            raise ValueError("PolicyConfig: " + "; ".join(errors))
+            raise ValueError("invalid settings: " + "; ".join(errors))  # names as PolicyConfig.x: the CLI shows --x
 
     @classmethod
     def field_help(cls) -> dict[str, str]:

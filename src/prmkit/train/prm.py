@@ -58,7 +58,7 @@ class PRMTrainConfig(TrainConfig):
     """
 
     # Shared fields (TrainConfig) whose help text or default differs here:
-    train_file: str = field(metadata=help_text("JSONL of LabelledSolution records with per-step labels."))
+    train_file: str = field(metadata=help_text("JSONL of LabelledSolution records with per-step labels, or a `prmkit annotate` output folder."))
     # Own fields (appended after the shared ones):
     label_mode: str = field(default="hard", metadata=help_text("'hard': cross-entropy on label >= 0.5; 'soft': BCE against the label (MC fraction)."))
     step_separator: str = field(default=DEFAULT_STEP_SEPARATOR, metadata=help_text("Text appended to every step; the label sits on its last token."))
@@ -162,8 +162,8 @@ def evaluate_step_scores(
     (records whose first error is unknown are left out of F1).
 
     Returns:
-        ``{"step_auroc", "step_acc", "f1", "error_acc", "correct_acc", "n"}`` (F1 parts in percent,
-        ``nan`` where undefined).
+        ``{"step_auroc", "step_acc", "f1", "error_acc", "correct_acc", "n"}``, every rate in percent
+        (as ProcessBench's F1 is), ``nan`` where undefined.
     """
     from prmkit.metrics import auroc, first_error_prediction, processbench_f1
 
@@ -184,8 +184,8 @@ def evaluate_step_scores(
             predicted.append(first_error_prediction(item_scores, threshold))
     hits = [(s >= threshold) == (y >= 0.5) for y, s in zip(flat_labels, flat_scores)]
     result = {
-        "step_auroc": auroc(flat_labels, flat_scores),
-        "step_acc": sum(hits) / len(hits) if hits else math.nan,
+        "step_auroc": 100 * auroc(flat_labels, flat_scores),
+        "step_acc": 100 * sum(hits) / len(hits) if hits else math.nan,
         **processbench_f1(gold, predicted),
         "n": len(records),
     }

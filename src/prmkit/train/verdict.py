@@ -66,7 +66,7 @@ class VerdictTrainConfig(TrainConfig):
     """
 
     # Shared fields (TrainConfig) whose help text or default differs here:
-    train_file: str = field(metadata=help_text("JSONL of LabelledSolution records with per-step labels."))
+    train_file: str = field(metadata=help_text("JSONL of LabelledSolution records with per-step labels, or a `prmkit annotate` output folder."))
     base_model: str = field(metadata=help_text("Hugging Face causal-LM checkpoint to fine-tune into a verdict PRM (e.g. the policy)."))
     output_dir: str = field(metadata=help_text("Where the verdict LM, prmkit.json, config and eval history are written."))
     use_lora: bool = field(default=False, metadata=help_text("Train LoRA adapters (peft) on the LM instead of all weights; merged on save."))

@@ -70,7 +70,7 @@ class VerifierTrainConfig(TrainConfig):
 
     base_model: str = field(default="demo", metadata=help_text("Causal-LM checkpoint to start from (the policy; 'demo' = the shipped arith policy)."))
     output_dir: str = field(default="runs/verifier", metadata=help_text("Where the verifier, prmkit.json (reduction, calibration), selection.jsonl, config and history are written."))
-    train_file: str | None = field(default=None, metadata=help_text("JSONL of step-labelled solutions (MC / OmegaPRM): correct prefixes train, its validation split calibrates; none = outcome labels only, uncalibrated."))
+    train_file: str | None = field(default=None, metadata=help_text("JSONL (or `prmkit annotate` output folder) of step-labelled solutions (MC / OmegaPRM): correct prefixes train, its validation split calibrates; none = outcome labels only, uncalibrated."))
     learning_rate: float = field(default=1e-3, metadata=help_text("Peak AdamW learning rate of each round (1e-3 suits the tiny arith models; ~1e-5 for 1B+ LMs)."))
     num_epochs: float = field(default=1.0, metadata=help_text("Epochs over each round's kept solutions."))
     batch_size: int = field(default=64, metadata=help_text("Sequences per optimizer step."))
@@ -215,11 +215,11 @@ def _sample(model: Any, tokenizer: Any, task: Any, problems: Sequence[Problem], 
 
 
 def _outcome_auroc(scorer: Any, selection: Sequence[tuple[Problem, Solution]]) -> float:
-    """AUROC of each selection solution's min step feature against its graded outcome."""
+    """AUROC (percent) of each selection solution's min step feature against its graded outcome."""
     from prmkit.metrics import auroc
 
     features = scorer.step_features([(p.question, s.steps) for p, s in selection])
-    return auroc([1.0 if s.correct else 0.0 for _, s in selection],
+    return 100 * auroc([1.0 if s.correct else 0.0 for _, s in selection],
                  [min(x for x in row if x is not None) for row in features])
 
 
@@ -281,7 +281,7 @@ def train_verifier(config: VerifierTrainConfig, task: Any = None) -> Path:
         return {"outcome_auroc": _outcome_auroc(scorer, selection)}
 
     base_metric = evaluate(model)["outcome_auroc"]
-    console.print(f"verifier: base {config.metric} {base_metric:.4f} on {len(selection)} selection solutions; "
+    console.print(f"verifier: base {config.metric} {base_metric:.2f} on {len(selection)} selection solutions; "
                   f"{len(label_rows)} rows from {config.train_file}")
     rounds: list[dict[str, Any]] = []
     for round_index in range(config.rounds):
@@ -322,13 +322,13 @@ def train_verifier(config: VerifierTrainConfig, task: Any = None) -> Path:
                        "steps": result["steps"], "seconds": round(result["seconds"], 1), config.metric: value,
                        "history": result["history"]})
         console.print(f"verifier round {round_index + 1}: kept {len(seen)} of {drawn} sampled solutions "
-                      f"({100 * len(seen) / max(1, drawn):.1f} %), {config.metric} {value:.4f}")
+                      f"({100 * len(seen) / max(1, drawn):.1f} %), {config.metric} {value:.2f}")
         model = AutoModelForCausalLM.from_pretrained(round_dir)  # continue from this round's best weights
     best_round = max(range(len(rounds)), key=lambda r: (rounds[r][config.metric], -r))
     best_value = rounds[best_round][config.metric]
     if not best_value > base_metric:
-        console.print(f"[yellow]verifier: no round beat the base model on the selection split ({best_value:.4f} vs "
-                      f"{base_metric:.4f}); keeping the best round, {best_round + 1}[/yellow]")
+        console.print(f"[yellow]verifier: no round beat the base model on the selection split ({best_value:.2f} vs "
+                      f"{base_metric:.2f}); keeping the best round, {best_round + 1}[/yellow]")
     chosen = output_dir / f"round-{best_round + 1}"
     for item in chosen.iterdir():
         if item.is_file():
@@ -342,7 +342,7 @@ def train_verifier(config: VerifierTrainConfig, task: Any = None) -> Path:
               "best": {config.metric: best_value}, "seconds": round(time.perf_counter() - started, 1)}
     write_run_files(output_dir, config, result, {"n_selection": len(selection), "selected_on": config.metric})
     console.print(f"verifier checkpoint -> [bold]{output_dir}[/bold] (round {best_round + 1} of {config.rounds}, "
-                  f"{config.metric} {best_value:.4f} vs base {base_metric:.4f}; {result['seconds']:.0f} s)")
+                  f"{config.metric} {best_value:.2f} vs base {base_metric:.2f}; {result['seconds']:.0f} s)")
     return output_dir
 
 

@@ -72,8 +72,8 @@ def summarise(records: Sequence[LabelledSolution], rows: Sequence[Sequence[float
         ``solutions``, ``flagged`` (% with a predicted error); with known true first errors
         ``labelled``, ProcessBench ``error_acc`` / ``correct_acc`` / ``f1`` (%,
         :func:`prmkit.metrics.processbench_f1`) and ``first_error_acc`` (% whose predicted first
-        error is the true one); with step labels also step ``auroc``
-        (:func:`prmkit.evaluate.step_metrics.evaluate`). Undefined values are ``None``.
+        error is the true one); with step labels also step ``auroc`` (%,
+        :func:`prmkit.evaluate.step_metrics.evaluate`). Undefined values are ``None``.
     """
     from prmkit.evaluate.step_metrics import evaluate as step_metrics
     from prmkit.metrics import first_error_prediction, processbench_f1

@@ -10,16 +10,20 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any, Literal
 
+from prmkit._errors import InputError
+
 __all__ = ["TRUNCATIONS", "Truncation", "check_truncation", "encode_within"]
 
 Truncation = Literal["error", "keep_last_steps"]
 TRUNCATIONS = ("error", "keep_last_steps")
+#: The fix for a too-long item, as a person at the shell types it (the CLI's ``--option key=value``).
+CLI_FIX = "--option truncation=keep_last_steps or --option max_length=N"
 
 
 def check_truncation(truncation: str) -> None:
-    """Raise ``ValueError`` for an unknown policy (lists the valid ones)."""
+    """Raise :class:`~prmkit._errors.InputError` (a ``ValueError``) for an unknown policy (lists the valid ones)."""
     if truncation not in TRUNCATIONS:
-        raise ValueError(
+        raise InputError(
             f"truncation={truncation!r}; choose one of {', '.join(TRUNCATIONS)}"
         )
 
@@ -45,7 +49,9 @@ def encode_within(
         ``(encoded, first)``: the encoding of ``steps[first:]``; ``first`` > 0 only when steps were dropped.
 
     Raises:
-        ValueError: a malformed item, or an item too long under the policy (names index and length).
+        ValueError: a malformed item.
+        InputError: an item too long under the policy (names index and length, and the option to set
+            in both the CLI's and Python's words).
     """
     steps = list(steps)
     first = 0
@@ -57,13 +63,15 @@ def encode_within(
         if max_length is None or len(item.input_ids) <= max_length:
             return item, first
         if truncation == "error":
-            raise ValueError(
-                f"item {index} is {len(item.input_ids)} tokens long, over max_length={max_length}; pass "
-                "truncation='keep_last_steps' to drop its oldest steps, or a larger max_length"
+            raise InputError(
+                f"item {index} is {len(item.input_ids)} tokens long, over max_length={max_length}; set the scorer "
+                f"option truncation=keep_last_steps to drop its oldest steps, or a larger max_length "
+                f"({CLI_FIX} on the command line, truncation='keep_last_steps' in load_scorer)"
             )
         if first == len(steps) - 1:
-            raise ValueError(
+            raise InputError(
                 f"item {index} is {len(item.input_ids)} tokens long with only its last step kept, over "
-                f"max_length={max_length}; even its last step alone is too long"
+                f"max_length={max_length}; even its last step alone is too long (raise max_length if the model's "
+                "positions allow it)"
             )
         first += 1

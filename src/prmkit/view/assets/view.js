@@ -121,7 +121,7 @@
 
   function summary() {
     var columns = [["threshold", 2], ["solutions", 0], ["flagged", 1], ["labelled", 0], ["error_acc", 1], ["correct_acc", 1],
-                   ["f1", 1], ["first_error_acc", 1], ["auroc", 3]];
+                   ["f1", 1], ["first_error_acc", 1], ["auroc", 1]];
     var names = { threshold: "threshold", solutions: "solutions", flagged: "flagged %", labelled: "labelled",
                   error_acc: "error acc. %", correct_acc: "correct acc. %", f1: "F1", first_error_acc: "first-error acc. %",
                   auroc: "step AUROC" };

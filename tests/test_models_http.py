@@ -14,8 +14,9 @@ from prmkit.models.backends.http import HTTPScorer, HTTPScorerError
 from prmkit.models.families import FamilySpec
 from prmkit.models.formats.token_cls import encode_token_cls
 from prmkit.serve.app import create_app
+from tests._serve import LiveServer
+from tests._serve import free_port as _free_port
 from tests.test_models_vllm import ITEMS, CharTokenizer, _expected, _softmax, assert_nested_close, token_logits
-from tests.test_serve import LiveServer, _free_port
 
 
 class IndexScorer:

@@ -71,7 +71,7 @@ def create_app(scorer: Scorer, config: ServeConfig | None = None, **overrides: A
     app.state.config = config
     app.state.service = service
     app.state.metrics = metrics = ServeMetrics(service)
-    app.state.token_guard = TokenGuard(scorer, config.limits.max_item_tokens)
+    app.state.token_guard = TokenGuard(scorer, config.limits.max_item_tokens, service.scorer_lock)
     app.include_router(router)
     if importlib.util.find_spec("torch") is not None:
         app.include_router(reward_router)

@@ -12,7 +12,9 @@ Every error names the item by its index in the request (``items[79]``), the fiel
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -141,6 +143,8 @@ class TokenGuard:
             ``input_ids``) and a limit is known (``max_item_tokens`` or the scorer's ``max_length``
             when its ``truncation`` is ``"error"``).
         max_item_tokens: the configured limit (None: the scorer's only).
+        lock: held while tokenizing (the server passes the scorer's lock: a tokenizer shared with a
+            scorer running in another thread is not thread-safe).
 
     Example:
         >>> guard = TokenGuard(load_scorer("token-cls", path="runs/prm"), 4096)   # doctest: +SKIP
@@ -148,12 +152,13 @@ class TokenGuard:
         ApiError: items[0] is 50004 tokens long ... over the limit of 4096
     """
 
-    def __init__(self, scorer: Any, max_item_tokens: int | None) -> None:
+    def __init__(self, scorer: Any, max_item_tokens: int | None, lock: threading.Lock | None = None) -> None:
         own = getattr(scorer, "max_length", None) if getattr(scorer, "truncation", "error") == "error" else None
         limits = [n for n in (max_item_tokens, own) if isinstance(n, int)]
         self.limit: int | None = min(limits) if limits else None
         self._encode = getattr(scorer, "encode", None) if self.limit is not None else None
         self._overhead: tuple[int, int] | None = None
+        self._lock: Any = lock if lock is not None else contextlib.nullcontext()
 
     @property
     def active(self) -> bool:
@@ -162,7 +167,8 @@ class TokenGuard:
 
     def _count(self, question: str, steps: Sequence[str]) -> int:
         assert self._encode is not None
-        return len(self._encode(question, list(steps)).input_ids)
+        with self._lock:
+            return len(self._encode(question, list(steps)).input_ids)
 
     def _calibrate(self) -> tuple[int, int]:
         """Tokens the format adds: per item and per step (an over-estimate: it includes "q" and "s")."""

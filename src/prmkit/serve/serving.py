@@ -11,7 +11,8 @@ most the batch already running is wasted. When a batch fails, only the guilty jo
 that names ``item k`` (prmkit's scorers do) fails the job owning that position, naming the item by
 its index in that request, and the rest is scored again at once; any other error splits the batch
 in two and retries each half, so a bad item costs O(log n) extra calls, not one call per request.
-The scorer runs in a worker thread, one call at a time (it need not be thread-safe).
+The scorer runs in a worker thread, one call at a time (it need not be thread-safe), under
+``scorer_lock``, which the token guard also holds while it tokenizes.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import asyncio
 import logging
 import math
 import re
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -127,6 +129,8 @@ class ScoringService:
         self._worker: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._rate = 0.0  # items per second, moving average (for Retry-After)
+        # held around every scorer call; the token guard takes it too, since tokenizers are not thread-safe
+        self.scorer_lock = threading.Lock()
 
     # -- requests -------------------------------------------------------------------------------
 
@@ -312,7 +316,8 @@ class ScoringService:
         flat = [item for p in pieces for item in p.items]
         try:
             self.batches += 1
-            out = self.scorer.score(flat)
+            with self.scorer_lock:
+                out = self.scorer.score(flat)
         except Exception as err:
             guilty = self._named_piece(pieces, err)
             if guilty is not None:

@@ -63,6 +63,16 @@ def test_a_large_request_is_scored_in_chunks_of_max_batch_items():
     assert response.json()["scores"] == [[i / 10] for i in range(7)]
 
 
+def test_chunk_items_caps_one_requests_share_of_a_call_but_not_the_merged_call():
+    scorer = Recorder(delay=0.02)
+    app = create_app(scorer, max_wait_ms=100, max_batch_items=8, chunk_items=3)
+    bodies = [{"items": _items(7, tag="a")}, {"items": _items(7, tag="b")}]
+    responses = asyncio.run(post_concurrently(app, bodies))
+    assert [r.status_code for r in responses] == [200, 200]
+    assert [len(b) for b in scorer.batches] == [6, 6, 2]  # 3 of each request per call
+    assert all(sum(q.startswith(t) for q, _ in b) <= 3 for b in scorer.batches for t in "ab")
+
+
 def test_a_small_request_rides_in_the_next_batch_while_a_large_one_runs():
     """Fairness: the 1-item request is not queued behind the 40-item one; it shares the next batch."""
     scorer = Recorder(delay=0.05)

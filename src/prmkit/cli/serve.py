@@ -49,6 +49,9 @@ def run(
     port: Annotated[int, typer.Option(help="TCP port (1-65535).", min=1, max=65535)] = 8000,
     max_batch_items: Annotated[int, typer.Option(help="Most solutions per scorer call (merged across requests).", min=1)] = _CONFIG.max_batch_items,
     max_wait_ms: Annotated[float, typer.Option(help="How long a request waits for others to batch with (ms).", min=0)] = _CONFIG.max_wait_ms,
+    chunk_items: Annotated[
+        int | None, typer.Option(help="Most items of one request per scorer call (default: --max-batch-items).", min=1)
+    ] = _CONFIG.chunk_items,
     api_key: Annotated[
         str | None, typer.Option(help="Require 'Authorization: Bearer KEY' (all routes but /health, /ready).", envvar=API_KEY_ENV, show_envvar=True)
     ] = None,
@@ -78,7 +81,8 @@ def run(
         max_question_chars=max_question_chars, max_step_chars=max_step_chars, max_item_tokens=max_item_tokens,
     )  # fmt: skip
     config = ServeConfig(
-        name=model, max_batch_items=max_batch_items, max_wait_ms=max_wait_ms, max_queue_items=max_queue_items,
+        name=model, max_batch_items=max_batch_items, max_wait_ms=max_wait_ms, chunk_items=chunk_items,
+        max_queue_items=max_queue_items,
         request_timeout_s=request_timeout_s, body_timeout_s=body_timeout_s, header_timeout_s=header_timeout_s,
         drain_s=drain_s, api_key=api_key, allowed_hosts=tuple(allowed_host), limits=limits,
     )  # fmt: skip

@@ -58,6 +58,7 @@ def create_app(scorer: Scorer, config: ServeConfig | None = None, **overrides: A
         name=config.name,
         max_batch_items=config.max_batch_items,
         max_wait_ms=config.max_wait_ms,
+        chunk_items=config.chunk_items,
         max_queue_items=config.max_queue_items,
         stall_after_s=config.stall_after_s,
     )

@@ -19,6 +19,8 @@ class ServeConfig:
         name: the scorer name ``/health`` reports.
         max_batch_items: most items per scorer call, merged across requests.
         max_wait_ms: how long the first request of a batch waits for others to join.
+        chunk_items: most items of one request per scorer call (None: ``max_batch_items``); a
+            large request is scored in chunks of this size, interleaved with other requests.
         max_queue_items: most items waiting for a batch; beyond it requests get 503 + Retry-After.
         request_timeout_s: per-request deadline from arrival to scores; then 504.
         stall_after_s: a scorer call running longer makes ``/ready`` answer 503.
@@ -40,6 +42,7 @@ class ServeConfig:
     name: str = "scorer"
     max_batch_items: int = 64
     max_wait_ms: float = 5.0
+    chunk_items: int | None = None
     max_queue_items: int = 16384
     request_timeout_s: float = 120.0
     stall_after_s: float = 60.0

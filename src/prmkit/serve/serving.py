@@ -87,6 +87,9 @@ class ScoringService:
         scorer: any scorer (``load_scorer(...)``).
         name: what ``/health`` reports as the scorer.
         max_batch_items: most items per ``scorer.score`` call (merged across requests).
+        chunk_items: most items of ONE request per call (default: ``max_batch_items``). Smaller
+            chunks bound how long a newcomer waits behind the call in flight (fairness) at some
+            cost in the throughput of a lone large request.
         max_wait_ms: how long the first request of a batch waits for others to join it.
         max_queue_items: most items waiting to be scored; a request beyond it gets 503.
         stall_after_s: a batch running longer than this makes :meth:`ready` false.
@@ -104,6 +107,7 @@ class ScoringService:
         name: str = "scorer",
         max_batch_items: int = 64,
         max_wait_ms: float = 5.0,
+        chunk_items: int | None = None,
         max_queue_items: int = 16384,
         stall_after_s: float = 60.0,
     ) -> None:
@@ -116,6 +120,9 @@ class ScoringService:
         self.scorer = scorer
         self.name = name
         self.max_batch_items = max_batch_items
+        self.chunk_items = min(chunk_items or max_batch_items, max_batch_items)
+        if self.chunk_items < 1:
+            raise ValueError(f"chunk_items must be >= 1, got {chunk_items}")
         self.max_wait = max_wait_ms / 1000.0
         self.max_queue_items = max_queue_items
         self.stall_after = stall_after_s
@@ -239,15 +246,16 @@ class ScoringService:
         while space > 0 and active:
             share = max(1, space // len(active))
             for job in list(active):
-                n = min(share, job.remaining, space)
                 piece = pieces.get(job)
+                already = 0 if piece is None else piece.end - piece.start
+                n = min(share, job.remaining, space, self.chunk_items - already)
                 if piece is None:
                     pieces[job] = _Piece(job, job.taken, job.taken + n)
                 else:
                     piece.end += n
                 job.taken += n
                 space -= n
-                if job.remaining == 0:
+                if job.remaining == 0 or already + n >= self.chunk_items:
                     active.remove(job)
                 if space == 0:
                     break

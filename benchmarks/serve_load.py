@@ -96,7 +96,7 @@ class Server:
             sys.executable, "-m", "prmkit.cli", "serve", "--model", "token-cls", "--path", checkpoint,
             "--port", str(self.port), "--api-key", KEY, "--option", "device=\"cpu\"", "--option", "progress=false",
             "--max-items", str(args.max_items), "--header-timeout-s", str(args.header_timeout_s),
-            "--drain-s", str(args.drain_s),
+            "--drain-s", str(args.drain_s), *(["--chunk-items", str(args.chunk_items)] if args.chunk_items else []),
         ]  # fmt: skip
         env = {**os.environ, "PYTHONPATH": str(ROOT / "src") + os.pathsep + os.environ.get("PYTHONPATH", "")}
         self.log = tempfile.TemporaryFile()
@@ -433,6 +433,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--requests", type=int, default=400, help="requests per throughput run (1 client: half)")
     parser.add_argument("--max-items", type=int, default=1024, help="the server's --max-items (fairness request size)")
+    parser.add_argument("--chunk-items", type=int, default=None, help="the server's --chunk-items (default: its own)")
     parser.add_argument("--barrage", type=int, default=1200, help="bad requests (>= 1,000 for the issue)")
     parser.add_argument("--big-bodies", type=int, default=5, help="20 MB uploads in the barrage")
     parser.add_argument("--poison-requests", type=int, default=200, help="4-item requests per poison run")

@@ -224,3 +224,13 @@ def test_sigterm_with_a_stalled_upload_exits_within_the_drain_limit():
             proc.kill()
     assert ok.status_code == 200
     assert waited < 1 + 2.5, f"exit took {waited:.1f} s with a 1 s drain limit"
+
+
+def test_verl_uses_a_served_prm_through_compute_score_and_the_http_scorer():
+    """verl has no HTTP reward contract; its compute_score hook reaches the server through HTTPScorer."""
+    from prmkit.rl.verl import make_compute_score
+
+    with LiveServer(create_app(load_scorer("dummy", value=0.7), api_key="k")) as live:
+        compute_score = make_compute_score(HTTPScorer(live.url, api_key="k"), verifiable_coef=1.0)
+        got = compute_score("gsm8k", "1+1=2\n\nThe answer is 2", "2", {"question": "1+1?"})
+    assert got["prm"] == pytest.approx(0.7) and got["acc"] == 1.0 and got["score"] == pytest.approx(1.7)

@@ -181,10 +181,12 @@ def test_a_full_queue_answers_503_with_retry_after_and_recovers():
             await asyncio.sleep(0.05)
             refused = await client.post("/score", json={"items": _items(1)})
             ready = await client.get("/health")
+            full = await client.get("/ready")
             scorer.release.set()
-            return refused, ready, await first, await second
+            return refused, ready, full, await first, await second
 
-    refused, health, first, second = asyncio.run(scenario())
+    refused, health, full, first, second = asyncio.run(scenario())
+    assert full.status_code == 503 and "queue is full" in _error(full)["message"]  # a balancer should look elsewhere
     assert refused.status_code == 503 and _error(refused)["code"] == "queue_full"
     assert int(refused.headers["retry-after"]) >= 1
     assert health.json()["queue_items"] == 3

@@ -189,9 +189,11 @@ class ScoringService:
             job.future.cancel()
 
     def ready(self) -> tuple[bool, str]:
-        """Whether the worker can take work: alive and no batch stuck past ``stall_after_s``."""
+        """Whether the worker can take work: alive, the queue not full, no batch stuck past ``stall_after_s``."""
         if self._worker is not None and self._worker.done():
             return False, "the batching worker has stopped"
+        if self.queued_items >= self.max_queue_items:
+            return False, f"the queue is full ({self.queued_items} items waiting)"
         if self.batch_started is not None:
             running = time.monotonic() - self.batch_started
             if running > self.stall_after:

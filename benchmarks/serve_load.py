@@ -97,8 +97,10 @@ class Server:
             "--port", str(self.port), "--api-key", KEY, "--option", "device=\"cpu\"", "--option", "progress=false",
             "--max-items", str(args.max_items), "--header-timeout-s", str(args.header_timeout_s),
             "--drain-s", str(args.drain_s), *(["--chunk-items", str(args.chunk_items)] if args.chunk_items else []),
+            *(["--chunk-ms", str(args.chunk_ms)] if args.chunk_ms is not None else []),
         ]  # fmt: skip
         env = {**os.environ, "PYTHONPATH": str(ROOT / "src") + os.pathsep + os.environ.get("PYTHONPATH", "")}
+        env.setdefault("OMP_NUM_THREADS", "1")  # on a shared 2-core CPU more torch threads only fight
         self.log = tempfile.TemporaryFile()
         self.proc = subprocess.Popen(command, stdout=self.log, stderr=subprocess.STDOUT, env=env)
 
@@ -213,24 +215,31 @@ def phase_fairness(server: Server, items: list, args: argparse.Namespace, out: l
         result["seconds"] = time.perf_counter() - started
         done.set()
 
+    calls = server.metric("prmkit_batch_items_count")
     thread = threading.Thread(target=send_big)
     thread.start()
-    time.sleep(0.3)  # the big request is parsed, checked and being scored
+    deadline = time.monotonic() + 120
+    while server.metric("prmkit_batch_items_count") == calls and time.monotonic() < deadline and not done.is_set():
+        time.sleep(0.02)  # measure only once the big request's chunks are being scored (not while it is checked)
     loaded = one_item_latencies(server.url, small, 1000, stop=done)
     thread.join(timeout=300)
-    ratio = statistics.median(loaded) / unloaded
+    if not loaded:
+        out.append("  the big request finished before any 1-item request could be timed")
+        return
+    median, p90, worst = statistics.median(loaded), percentile(loaded, 0.9), max(loaded)
     out.append(
-        f"  1-item latency unloaded {1000 * unloaded:.1f} ms; during a {args.max_items}-item request "
-        f"({result.get('seconds', float('nan')):.1f} s, status {result.get('status')}): median {1000 * statistics.median(loaded):.1f} ms, "
-        f"max {1000 * max(loaded):.1f} ms over {len(loaded)} requests -> ratio {ratio:.1f}x (target <= 10x) "
-        f"{'PASS' if ratio <= 10 else 'FAIL'}"
+        f"  1-item latency unloaded {1000 * unloaded:.1f} ms (median of 30); during a {len(big['items'])}-item request "
+        f"({result.get('seconds', float('nan')):.1f} s, status {result.get('status')}), {len(loaded)} requests: "
+        f"median {1000 * median:.1f} ms ({median / unloaded:.1f}x), p90 {1000 * p90:.1f} ms ({p90 / unloaded:.1f}x), "
+        f"max {1000 * worst:.1f} ms ({worst / unloaded:.1f}x); target <= 10x: {'PASS' if worst / unloaded <= 10 else 'FAIL'} "
+        "(on the max)"
     )
 
 
-def phase_disconnect(server: Server, items: list, out: list) -> None:
+def phase_disconnect(server: Server, items: list, args: argparse.Namespace, out: list) -> None:
     import httpx
 
-    big = body(items[:1024])
+    big = body(items[: min(1024, args.max_items)])
     before = server.metric("prmkit_batch_items_sum")
     try:
         httpx.post(f"{server.url}/score", json=big, headers=AUTH, timeout=0.3)
@@ -242,7 +251,7 @@ def phase_disconnect(server: Server, items: list, out: list) -> None:
     time.sleep(2.0)
     after = server.metric("prmkit_batch_items_sum") - before
     out.append(
-        f"  client {'left' if left else 'did not leave'} after 0.3 s of a 1024-item request: {at_leave:.0f} items scored by +0.5 s, "
+        f"  client {'left' if left else 'did not leave'} after 0.3 s of a {len(big['items'])}-item request: {at_leave:.0f} items scored by +0.5 s, "
         f"{after:.0f} by +2.5 s (was: 4,000 of 5,000 scored for a departed client)"
     )
 
@@ -434,6 +443,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=400, help="requests per throughput run (1 client: half)")
     parser.add_argument("--max-items", type=int, default=1024, help="the server's --max-items (fairness request size)")
     parser.add_argument("--chunk-items", type=int, default=None, help="the server's --chunk-items (default: its own)")
+    parser.add_argument("--chunk-ms", type=float, default=None, help="the server's --chunk-ms (default: its own)")
     parser.add_argument("--barrage", type=int, default=1200, help="bad requests (>= 1,000 for the issue)")
     parser.add_argument("--big-bodies", type=int, default=5, help="20 MB uploads in the barrage")
     parser.add_argument("--poison-requests", type=int, default=200, help="4-item requests per poison run")
@@ -462,7 +472,7 @@ def main() -> None:
             phases = [
                 ("1. throughput (1 item per request)", lambda: phase_throughput(server, items, args, out)),
                 ("2. fairness", lambda: phase_fairness(server, items, args, out)),
-                ("3. disconnect", lambda: phase_disconnect(server, items, out)),
+                ("3. disconnect", lambda: phase_disconnect(server, items, args, out)),
                 ("4. bad-input barrage", lambda: phase_barrage(server, items, args, out)),
                 ("6. poisoned items (8 clients, 4 items per request)", lambda: phase_poison(server, items, args, out)),
                 ("7. half-sent request heads", lambda: phase_half_headers(server, args, out)),

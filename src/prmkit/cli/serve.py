@@ -52,6 +52,9 @@ def run(
     chunk_items: Annotated[
         int | None, typer.Option(help="Most items of one request per scorer call (default: --max-batch-items).", min=1)
     ] = _CONFIG.chunk_items,
+    chunk_ms: Annotated[
+        float, typer.Option(help="Also size one request's chunk to take about this long (ms; 0 = off).", min=0)
+    ] = _CONFIG.chunk_ms,
     api_key: Annotated[
         str | None, typer.Option(help="Require 'Authorization: Bearer KEY' (all routes but /health, /ready).", envvar=API_KEY_ENV, show_envvar=True)
     ] = None,
@@ -81,7 +84,7 @@ def run(
         max_question_chars=max_question_chars, max_step_chars=max_step_chars, max_item_tokens=max_item_tokens,
     )  # fmt: skip
     config = ServeConfig(
-        name=model, max_batch_items=max_batch_items, max_wait_ms=max_wait_ms, chunk_items=chunk_items,
+        name=model, max_batch_items=max_batch_items, max_wait_ms=max_wait_ms, chunk_items=chunk_items, chunk_ms=chunk_ms,
         max_queue_items=max_queue_items,
         request_timeout_s=request_timeout_s, body_timeout_s=body_timeout_s, header_timeout_s=header_timeout_s,
         drain_s=drain_s, api_key=api_key, allowed_hosts=tuple(allowed_host), limits=limits,

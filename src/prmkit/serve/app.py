@@ -59,6 +59,7 @@ def create_app(scorer: Scorer, config: ServeConfig | None = None, **overrides: A
         max_batch_items=config.max_batch_items,
         max_wait_ms=config.max_wait_ms,
         chunk_items=config.chunk_items,
+        chunk_ms=config.chunk_ms,
         max_queue_items=config.max_queue_items,
         stall_after_s=config.stall_after_s,
     )

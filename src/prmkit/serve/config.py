@@ -21,6 +21,8 @@ class ServeConfig:
         max_wait_ms: how long the first request of a batch waits for others to join.
         chunk_items: most items of one request per scorer call (None: ``max_batch_items``); a
             large request is scored in chunks of this size, interleaved with other requests.
+        chunk_ms: also cap a chunk at (measured items/s) x this many ms, so that a newcomer waits at
+            most about this long behind a large request's call in flight; 0 = no time cap.
         max_queue_items: most items waiting for a batch; beyond it requests get 503 + Retry-After.
         request_timeout_s: per-request deadline from arrival to scores; then 504.
         stall_after_s: a scorer call running longer makes ``/ready`` answer 503.
@@ -43,6 +45,7 @@ class ServeConfig:
     max_batch_items: int = 64
     max_wait_ms: float = 5.0
     chunk_items: int | None = None
+    chunk_ms: float = 0.0
     max_queue_items: int = 16384
     request_timeout_s: float = 120.0
     stall_after_s: float = 60.0

@@ -90,6 +90,9 @@ class ScoringService:
         chunk_items: most items of ONE request per call (default: ``max_batch_items``). Smaller
             chunks bound how long a newcomer waits behind the call in flight (fairness) at some
             cost in the throughput of a lone large request.
+        chunk_ms: time budget of one request's chunk: its size is also capped at the measured
+            items/s times this (so a chunk takes about this long whatever the model and hardware);
+            0 turns the cap off. Calls merging many requests are still up to ``max_batch_items``.
         max_wait_ms: how long the first request of a batch waits for others to join it.
         max_queue_items: most items waiting to be scored; a request beyond it gets 503.
         stall_after_s: a batch running longer than this makes :meth:`ready` false.
@@ -108,6 +111,7 @@ class ScoringService:
         max_batch_items: int = 64,
         max_wait_ms: float = 5.0,
         chunk_items: int | None = None,
+        chunk_ms: float = 0.0,
         max_queue_items: int = 16384,
         stall_after_s: float = 60.0,
     ) -> None:
@@ -123,6 +127,9 @@ class ScoringService:
         self.chunk_items = min(chunk_items or max_batch_items, max_batch_items)
         if self.chunk_items < 1:
             raise ValueError(f"chunk_items must be >= 1, got {chunk_items}")
+        if chunk_ms < 0:
+            raise ValueError(f"chunk_ms must be >= 0, got {chunk_ms}")
+        self.chunk_s = chunk_ms / 1000.0
         self.max_wait = max_wait_ms / 1000.0
         self.max_queue_items = max_queue_items
         self.stall_after = stall_after_s
@@ -243,6 +250,9 @@ class ScoringService:
     def _take(self) -> list[_Piece]:
         """Fill one batch with equal shares of every waiting job, then rotate the job order."""
         space = self.max_batch_items
+        chunk = self.chunk_items
+        if self.chunk_s > 0 and self._rate > 0:
+            chunk = max(1, min(chunk, int(self._rate * self.chunk_s)))
         pieces: dict[Job, _Piece] = {}
         active = [job for job in self._jobs if job.remaining > 0]
         while space > 0 and active:
@@ -250,14 +260,14 @@ class ScoringService:
             for job in list(active):
                 piece = pieces.get(job)
                 already = 0 if piece is None else piece.end - piece.start
-                n = min(share, job.remaining, space, self.chunk_items - already)
+                n = min(share, job.remaining, space, chunk - already)
                 if piece is None:
                     pieces[job] = _Piece(job, job.taken, job.taken + n)
                 else:
                     piece.end += n
                 job.taken += n
                 space -= n
-                if job.remaining == 0 or already + n >= self.chunk_items:
+                if job.remaining == 0 or already + n >= chunk:
                     active.remove(job)
                 if space == 0:
                     break

@@ -73,6 +73,20 @@ def test_chunk_items_caps_one_requests_share_of_a_call_but_not_the_merged_call()
     assert all(sum(q.startswith(t) for q, _ in b) <= 3 for b in scorer.batches for t in "ab")
 
 
+def test_chunk_ms_sizes_a_lone_request_s_chunks_by_the_measured_speed():
+    class PerItem(Recorder):
+        def score(self, items):
+            self.delay = 0.01 * len(items)  # 10 ms per item: about 100 items/s at best
+            return super().score(items)
+
+    scorer = PerItem()
+    app = create_app(scorer, max_wait_ms=0, max_batch_items=16, chunk_ms=30)
+    (response,) = asyncio.run(post_concurrently(app, [{"items": _items(30)}]))
+    assert response.status_code == 200 and response.json()["scores"] == [[i / 10] for i in range(30)]
+    sizes = [len(b) for b in scorer.batches]
+    assert sizes[0] == 16 and max(sizes[1:]) <= 3, sizes  # speed unknown at first, then ~30 ms of items
+
+
 def test_a_small_request_rides_in_the_next_batch_while_a_large_one_runs():
     """Fairness: the 1-item request is not queued behind the 40-item one; it shares the next batch."""
     scorer = Recorder(delay=0.05)

@@ -57,7 +57,7 @@ def test_batched_results_are_split_back_to_the_right_request():
 
 def test_a_large_request_is_scored_in_chunks_of_max_batch_items():
     scorer = Recorder()
-    app = create_app(scorer, max_wait_ms=0, max_batch_items=3)
+    app = create_app(scorer, max_wait_ms=0, max_batch_items=3, chunk_ms=0)
     (response,) = asyncio.run(post_concurrently(app, [{"items": _items(7)}]))
     assert [len(b) for b in scorer.batches] == [3, 3, 1]
     assert response.json()["scores"] == [[i / 10] for i in range(7)]
@@ -65,7 +65,7 @@ def test_a_large_request_is_scored_in_chunks_of_max_batch_items():
 
 def test_chunk_items_caps_one_requests_share_of_a_call_but_not_the_merged_call():
     scorer = Recorder(delay=0.02)
-    app = create_app(scorer, max_wait_ms=100, max_batch_items=8, chunk_items=3)
+    app = create_app(scorer, max_wait_ms=100, max_batch_items=8, chunk_items=3, chunk_ms=0)
     bodies = [{"items": _items(7, tag="a")}, {"items": _items(7, tag="b")}]
     responses = asyncio.run(post_concurrently(app, bodies))
     assert [r.status_code for r in responses] == [200, 200]
@@ -90,7 +90,7 @@ def test_chunk_ms_sizes_a_lone_request_s_chunks_by_the_measured_speed():
 def test_a_small_request_rides_in_the_next_batch_while_a_large_one_runs():
     """Fairness: the 1-item request is not queued behind the 40-item one; it shares the next batch."""
     scorer = Recorder(delay=0.05)
-    app = create_app(scorer, max_wait_ms=0, max_batch_items=8)
+    app = create_app(scorer, max_wait_ms=0, max_batch_items=8, chunk_ms=0)
     big, small = {"items": _items(40, tag="big")}, {"items": _items(1, tag="small")}
     r_big, r_small = asyncio.run(post_concurrently(app, [big, small], stagger=0.02))
     assert r_big.status_code == r_small.status_code == 200

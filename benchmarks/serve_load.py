@@ -166,16 +166,20 @@ async def run_clients(url: str, clients: int, requests: list[dict], time_limit: 
 
 
 def phase_throughput(server: Server, items: list, args: argparse.Namespace, out: list) -> None:
-    rows = []
-    for clients in (1, 8, 32):
-        count = args.requests if clients > 1 else args.requests // 2
-        batches0, calls0 = server.metric("prmkit_batch_items_sum"), server.metric("prmkit_batch_items_count")
-        seconds, lat, statuses = asyncio.run(run_clients(server.url, clients, [body([it]) for it in items[:count]], 120))
-        calls = server.metric("prmkit_batch_items_count") - calls0
-        per_call = (server.metric("prmkit_batch_items_sum") - batches0) / max(calls, 1)
-        rows.append((clients, len(lat) / seconds, percentile(lat, 0.5), percentile(lat, 0.99), per_call, statuses))
-    base = rows[0][1]
-    for clients, rate, p50, p99, per_call, statuses in rows:
+    """Each level run ``--repeats`` times, interleaved (1, 8, 32, 1, 8, 32, ...); the best run of each is kept."""
+    best: dict[int, tuple] = {}
+    for _ in range(args.repeats):
+        for clients in (1, 8, 32):
+            count = args.requests if clients > 1 else args.requests // 2
+            sum0, calls0 = server.metric("prmkit_batch_items_sum"), server.metric("prmkit_batch_items_count")
+            seconds, lat, statuses = asyncio.run(run_clients(server.url, clients, [body([it]) for it in items[:count]], 120))
+            calls = server.metric("prmkit_batch_items_count") - calls0
+            per_call = (server.metric("prmkit_batch_items_sum") - sum0) / max(calls, 1)
+            row = (len(lat) / seconds, percentile(lat, 0.5), percentile(lat, 0.99), per_call, statuses)
+            if clients not in best or row[0] > best[clients][0]:
+                best[clients] = row
+    base = best[1][0]
+    for clients, (rate, p50, p99, per_call, statuses) in best.items():
         out.append(
             f"  {clients:>2} client{'s' if clients > 1 else ' '}: {rate:7.1f} items/s ({rate / base:4.2f}x the sequential client)  "
             f"p50 {1000 * p50:6.1f} ms  p99 {1000 * p99:7.1f} ms  {per_call:5.1f} items/scorer call  status {dict(statuses)}"
@@ -374,23 +378,23 @@ def phase_barrage(server: Server, items: list, args: argparse.Namespace, out: li
 
 
 def phase_poison(server: Server, items: list, args: argparse.Namespace, out: list) -> None:
+    """Clean and poisoned runs interleaved ``--repeats`` times; items/s of the clean requests, median of each."""
     n = args.poison_requests
     clean = [body(items[4 * i : 4 * i + 4]) for i in range(n)]
     poison_item = {"question": items[0][0], "steps": ["one plus one is two. " * 50] * 4}
-    rates = {}
-    for label in ("clean", "poisoned", "clean again"):
-        requests = [
-            ({"items": [*r["items"][:3], poison_item]} if label == "poisoned" and i % 10 == 9 else r) for i, r in enumerate(clean)
-        ]
-        seconds, lat, statuses = asyncio.run(run_clients(server.url, 8, requests, 120))
-        good = statuses.get(200, 0) * 4
-        rates[label] = (good / seconds, dict(statuses))
-    base = (rates["clean"][0] + rates["clean again"][0]) / 2
-    cost = 1 - rates["poisoned"][0] / base
+    poisoned = [{"items": [*r["items"][:3], poison_item]} if i % 10 == 9 else r for i, r in enumerate(clean)]
+    rates: dict[str, list[float]] = {"clean": [], "poisoned": []}
+    tallies: dict[str, Counter] = {"clean": Counter(), "poisoned": Counter()}
+    for _ in range(args.repeats):
+        for label, requests in (("clean", clean), ("poisoned", poisoned)):
+            seconds, _, statuses = asyncio.run(run_clients(server.url, 8, requests, 120))
+            rates[label].append(statuses.get(200, 0) * 4 / seconds)
+            tallies[label].update(statuses)
+    cost = 1 - statistics.median(rates["poisoned"]) / statistics.median(rates["clean"])
     out.append(
-        f"  clean requests' items/s: {rates['clean'][0]:.1f} and {rates['clean again'][0]:.1f} without poison, "
-        f"{rates['poisoned'][0]:.1f} with every 10th request poisoned {rates['poisoned'][1]} -> cost {100 * cost:.1f} % "
-        f"(target < 10 %) {'PASS' if cost < 0.10 else 'FAIL'}"
+        f"  clean requests' items/s without poison {[round(r, 1) for r in rates['clean']]}, with every 10th request "
+        f"poisoned {[round(r, 1) for r in rates['poisoned']]} (statuses {dict(tallies['poisoned'])}) -> cost "
+        f"{100 * cost:.1f} % on the medians (target < 10 %) {'PASS' if cost < 0.10 else 'FAIL'}"
     )
 
 
@@ -450,11 +454,13 @@ def main() -> None:
     parser.add_argument("--half-headers", type=int, default=200, help="connections that never finish their head")
     parser.add_argument("--header-timeout-s", type=float, default=2.0)
     parser.add_argument("--drain-s", type=float, default=3.0)
+    parser.add_argument("--repeats", type=int, default=3, help="interleaved runs per throughput level and poison case")
     parser.add_argument("--time-limit", type=float, default=900.0, help="stop starting phases after this many seconds")
     parser.add_argument("--quick", action="store_true", help="a smoke run with small counts")
     args = parser.parse_args()
     if args.quick:
         args.requests, args.barrage, args.big_bodies, args.poison_requests, args.half_headers = 64, 200, 2, 40, 20
+        args.repeats = 1
         args.max_items = 256
     started = time.perf_counter()
     from tests._tiny_models import build_token_cls, skip_reason

@@ -9,7 +9,8 @@ at the end (by SIGTERM while an upload is stalled, which is itself measured).
 Phases and the issue's targets (#11):
 
 1. Throughput: 1, 8 and 32 concurrent clients (1 item per request) vs the sequential client
-   (1 client); items/s, p50/p99 latency and mean items per scorer call (from ``/metrics``).
+   (1 client); items/s, p50/p99 latency and mean items per scorer call (from ``/metrics``); the
+   best of ``--repeats`` interleaved runs per level.
 2. Fairness: median 1-item latency while a maximum-size request (``--max-items`` items) is being
    scored, as a ratio to its unloaded median.                              target <= 10x
 3. Disconnect: a client sends a 1,024-item request and leaves after 0.3 s; items scored afterwards.
@@ -19,12 +20,13 @@ Phases and the issue's targets (#11):
    before/after.                                      targets: 0 x 5xx, healthy, RSS growth < 50 MB
 5. A 20 MB body -> 413: seconds to the answer while the client is still uploading.  target < 1 s
 6. Poisoned items: 8 clients, every 10th request holds one over-length item; throughput of the
-   clean requests vs the same run without poison.                         target: cost < 10 %
+   clean requests vs the same run without poison (medians of ``--repeats`` interleaved runs).
+                                                                          target: cost < 10 %
 7. Half-sent headers: 200 connections that never finish their request head; how many the server
    has closed after ``--header-timeout-s`` + 1 s.
 8. SIGTERM with a stalled upload (Content-Length larger than sent): seconds to exit vs ``--drain-s``.
 
-Usage (about 3-5 minutes on a busy 2-core CPU; ``--quick`` for a smoke run):
+Usage (about 6-10 minutes on a busy 2-core CPU; ``--quick`` for a 1.5-minute smoke run):
 
     python benchmarks/serve_load.py
     python benchmarks/serve_load.py --quick

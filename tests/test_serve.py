@@ -184,7 +184,7 @@ def test_a_scorer_returning_bad_scores_is_a_500_logged_with_the_cause(caplog, ro
 
 def test_a_full_queue_answers_503_with_retry_after_and_recovers():
     scorer = Gate()
-    app = create_app(scorer, max_wait_ms=0, max_batch_items=2, max_queue_items=3)
+    app = create_app(scorer, max_wait_ms=0, max_batch_items=2, max_queue_items=3, limits=ServeLimits(max_items=3))
 
     async def scenario():
         transport = httpx.ASGITransport(app=app)
@@ -244,6 +244,8 @@ def test_service_rejects_bad_settings():
         ScoringService(load_scorer("dummy"), max_batch_items=0)
     with pytest.raises(TypeError, match="unknown server setting"):
         create_app(load_scorer("dummy"), max_batch=3)
+    with pytest.raises(ValueError, match="a full-size request could never be queued"):
+        create_app(load_scorer("dummy"), max_queue_items=10)
 
 
 # -- limits ----------------------------------------------------------------------------------------

@@ -67,5 +67,10 @@ class ServeConfig:
                 raise ValueError(f"ServeConfig.{name} must be > 0, got {getattr(self, name)}")
         if self.drain_s < 0:
             raise ValueError(f"ServeConfig.drain_s must be >= 0, got {self.drain_s}")
+        if self.max_queue_items < self.limits.max_items:
+            raise ValueError(
+                f"ServeConfig.max_queue_items ({self.max_queue_items}) is below limits.max_items "
+                f"({self.limits.max_items}): a full-size request could never be queued"
+            )
         if self.api_key is not None and not self.api_key.strip():
             raise ValueError("ServeConfig.api_key is blank; pass a real key or None")

@@ -17,8 +17,9 @@ with the HTTP status below. The ``code`` slug is stable; the message is for peop
     415  unsupported_media_type  POST without ``Content-Type: application/json``
     422  validation_error        the JSON does not match the schema (names each bad field);
          unprocessable_item      the scorer rejected one item (names its index in the request)
+    499  client_closed_request   (logged only: the client left before its scores were ready)
     500  internal_error          the scorer failed; the traceback is in the server log under the request id
-    503  queue_full (with ``Retry-After``), shutting_down
+    503  queue_full (with ``Retry-After``), shutting_down, not_ready (``GET /ready``)
     504  deadline_exceeded       not scored within ``request_timeout_s``
 """
 

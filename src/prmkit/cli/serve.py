@@ -79,16 +79,19 @@ def run(
         fail(f"prmkit serve needs FastAPI, uvicorn and prometheus_client: pip install 'prmkit[serve]' ({err})")
     if api_key is not None and not api_key.strip():
         fail("--api-key (or PRMKIT_API_KEY) is blank; pass a real key or unset it")
-    limits = ServeLimits(
-        max_request_bytes=max_request_bytes, max_items=max_items, max_steps=max_steps,
-        max_question_chars=max_question_chars, max_step_chars=max_step_chars, max_item_tokens=max_item_tokens,
-    )  # fmt: skip
-    config = ServeConfig(
-        name=model, max_batch_items=max_batch_items, max_wait_ms=max_wait_ms, chunk_items=chunk_items, chunk_ms=chunk_ms,
-        max_queue_items=max_queue_items,
-        request_timeout_s=request_timeout_s, body_timeout_s=body_timeout_s, header_timeout_s=header_timeout_s,
-        drain_s=drain_s, api_key=api_key, allowed_hosts=tuple(allowed_host), limits=limits,
-    )  # fmt: skip
+    try:
+        limits = ServeLimits(
+            max_request_bytes=max_request_bytes, max_items=max_items, max_steps=max_steps,
+            max_question_chars=max_question_chars, max_step_chars=max_step_chars, max_item_tokens=max_item_tokens,
+        )  # fmt: skip
+        config = ServeConfig(
+            name=model, max_batch_items=max_batch_items, max_wait_ms=max_wait_ms, chunk_items=chunk_items, chunk_ms=chunk_ms,
+            max_queue_items=max_queue_items,
+            request_timeout_s=request_timeout_s, body_timeout_s=body_timeout_s, header_timeout_s=header_timeout_s,
+            drain_s=drain_s, api_key=api_key, allowed_hosts=tuple(allowed_host), limits=limits,
+        )  # fmt: skip
+    except ValueError as err:
+        fail(str(err))
     scorer = load_cli_scorer(model, path, backend, option)
     auth = "bearer key required" if api_key else "no auth"
     console.print(f"serving {model} on http://{host}:{port} ({auth}; POST /score, GET /health, /ready, /metrics)")

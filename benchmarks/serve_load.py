@@ -58,6 +58,7 @@ PROCESSBENCH = Path("/work/shared/data/processbench")
 KEY = "bench-key"
 AUTH = {"Authorization": f"Bearer {KEY}"}
 MAX_POSITIONS = 1024  # the tiny PRM's max_length: over-length items are easy to make
+TRANSPORT_ERRORS: list[str] = []  # requests that got no HTTP answer at all (printed at the end)
 
 
 def load_items(count: int, seed: int) -> list[tuple[str, list[str]]]:
@@ -103,7 +104,7 @@ class Server:
         ]  # fmt: skip
         env = {**os.environ, "PYTHONPATH": str(ROOT / "src") + os.pathsep + os.environ.get("PYTHONPATH", "")}
         env.setdefault("OMP_NUM_THREADS", "1")  # on a shared 2-core CPU more torch threads only fight
-        self.log = tempfile.TemporaryFile()
+        self.log = tempfile.NamedTemporaryFile(prefix="prmkit-serve-load-", suffix=".log", delete=False)
         self.proc = subprocess.Popen(command, stdout=self.log, stderr=subprocess.STDOUT, env=env)
 
     def wait_up(self, timeout: float = 120) -> None:
@@ -150,6 +151,7 @@ async def run_clients(url: str, clients: int, requests: list[dict], time_limit: 
     queue = list(reversed(requests))
     latencies: list[float] = []
     statuses: Counter = Counter()
+    errors = TRANSPORT_ERRORS
     deadline = time.monotonic() + time_limit
     limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
     async with httpx.AsyncClient(base_url=url, headers=AUTH, timeout=120, limits=limits) as client:
@@ -158,7 +160,12 @@ async def run_clients(url: str, clients: int, requests: list[dict], time_limit: 
             while queue and time.monotonic() < deadline:
                 payload = queue.pop()
                 started = time.perf_counter()
-                response = await client.post("/score", json=payload)
+                try:
+                    response = await client.post("/score", json=payload)
+                except httpx.TransportError as err:  # counted as "no answer" (status 0), never hidden
+                    statuses[0] += 1
+                    errors.append(f"{type(err).__name__}: {err}")
+                    continue
                 latencies.append(time.perf_counter() - started)
                 statuses[response.status_code] += 1
 
@@ -497,6 +504,9 @@ def main() -> None:
             print("\n".join(out))
         finally:
             server.stop()
+    if TRANSPORT_ERRORS:
+        print(f"{len(TRANSPORT_ERRORS)} requests got no answer: {TRANSPORT_ERRORS[:5]}")
+    print(f"server log: {server.log.name}")
     print(f"total wall-clock {time.perf_counter() - started:.0f} s")
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 
 import httpx
 import pytest
@@ -388,6 +389,24 @@ def test_token_limit_with_a_real_tiny_prm(tmp_path):
     assert response.status_code == 400
     assert _error(response)["param"] == "items[5]" and "limit of 64 tokens" in _error(response)["message"]
     assert ok.status_code == 200 and all(0 <= s <= 1 for s in ok.json()["scores"][0])
+    # its tokenizer is its own copy: checking never waits for a scorer call in flight
+    lock = threading.Lock()
+    guard = TokenGuard(scorer, None, lock)
+    guard.check([("q", ["s"])])  # calibrates (and picks its own tokenizer) while the lock is free
+    errors = []
+    with lock:  # as if a scorer call were running
+        worker = threading.Thread(target=lambda: errors.append(_raises(guard.check, [(long_item["question"], long_item["steps"])])))
+        worker.start()
+        worker.join(timeout=30)
+    assert not worker.is_alive() and "limit of 64 tokens" in errors[0]
+
+
+def _raises(fn, *args) -> str:
+    try:
+        fn(*args)
+    except Exception as err:
+        return str(err)
+    return "no error"
 
 
 # -- the error shape --------------------------------------------------------------------------------

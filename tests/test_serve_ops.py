@@ -139,6 +139,22 @@ def test_a_half_sent_request_head_is_closed_after_the_header_timeout():
     assert 0.2 < waited < 3
 
 
+def test_an_idle_keep_alive_connection_outlives_the_header_timeout():
+    """The head clock runs only while a head arrives; idle pooled connections are keep-alive's to close."""
+    request = (
+        b"POST /score HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 46\r\n\r\n"
+        b'{"items": [{"question": "q", "steps": ["a"]}]}'
+    )
+    with LiveServer(create_app(load_scorer("dummy")), http=header_timeout_protocol(0.3), timeout_keep_alive=5) as live:
+        with socket.create_connection(("127.0.0.1", live.port), timeout=5) as sock:
+            sock.sendall(request)
+            first = sock.recv(4096)
+            time.sleep(0.8)  # idle for longer than the head timeout
+            sock.sendall(request)
+            second = sock.recv(4096)
+    assert first.startswith(b"HTTP/1.1 ") and second.startswith(b"HTTP/1.1 "), (first[:40], second[:40])
+
+
 def _raw_post(port: int, length: int, body: bytes, *, content_type: str = "application/json") -> tuple[bytes, float]:
     """Send a request head declaring ``length`` bytes and ``body``; return the first reply bytes and the wait."""
     started = time.monotonic()

@@ -18,8 +18,10 @@ __all__ = ["header_timeout_protocol", "log_config"]
 def header_timeout_protocol(seconds: float) -> type:
     """uvicorn's ``H11Protocol`` closing connections that do not finish a request head within ``seconds``.
 
-    The timer starts when the connection opens and again after each response; it closes the
-    connection only if no new request head arrived meanwhile and no request is being answered.
+    The clock starts when the connection opens and when the first bytes of a new request head
+    arrive on an idle keep-alive connection; it closes the connection only if no new request head
+    was completed meanwhile. Idle keep-alive connections are left to ``timeout_keep_alive`` (closing
+    them sooner would race clients that reuse pooled connections).
     """
     from uvicorn.protocols.http.h11_impl import H11Protocol
 
@@ -30,23 +32,23 @@ def header_timeout_protocol(seconds: float) -> type:
             super().connection_made(transport)
             self._arm_head_timer()
 
-        def on_response_complete(self) -> None:
-            super().on_response_complete()
-            self._arm_head_timer()
+        def data_received(self, data: bytes) -> None:
+            if self._head_timer is None and (self.cycle is None or self.cycle.response_complete):
+                self._arm_head_timer()  # a new request head starts arriving
+            super().data_received(data)
 
         def connection_lost(self, exc: Exception | None) -> None:
             if self._head_timer is not None:
                 self._head_timer.cancel()
+                self._head_timer = None
             super().connection_lost(exc)
 
         def _arm_head_timer(self) -> None:
-            if self._head_timer is not None:
-                self._head_timer.cancel()
             self._head_timer = self.loop.call_later(seconds, self._head_deadline, self.cycle)
 
         def _head_deadline(self, cycle_when_armed: Any) -> None:
-            answering = self.cycle is not None and not self.cycle.response_complete
-            if self.cycle is cycle_when_armed and not answering and not self.transport.is_closing():
+            self._head_timer = None
+            if self.cycle is cycle_when_armed and not self.transport.is_closing():
                 self.logger.info("closing a connection that sent no complete request head within %g s", seconds)
                 self.transport.close()
 

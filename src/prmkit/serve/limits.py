@@ -13,6 +13,7 @@ Every error names the item by its index in the request (``items[79]``), the fiel
 from __future__ import annotations
 
 import contextlib
+import copy
 import logging
 import threading
 from collections.abc import Sequence
@@ -143,8 +144,11 @@ class TokenGuard:
             ``input_ids``) and a limit is known (``max_item_tokens`` or the scorer's ``max_length``
             when its ``truncation`` is ``"error"``).
         max_item_tokens: the configured limit (None: the scorer's only).
-        lock: held while tokenizing (the server passes the scorer's lock: a tokenizer shared with a
-            scorer running in another thread is not thread-safe).
+        lock: held while tokenizing with the scorer's own tokenizer (the server passes the scorer's
+            lock: a tokenizer shared with a scorer running in another thread is not thread-safe).
+            Not needed when the scorer exposes ``spec.encode`` and ``tokenizer`` (the transformers
+            backend): the guard then encodes with its own copy of the tokenizer, after checking on
+            two toy items that it gives the scorer's ids, and never waits for a scorer call.
 
     Example:
         >>> guard = TokenGuard(load_scorer("token-cls", path="runs/prm"), 4096)   # doctest: +SKIP
@@ -159,6 +163,26 @@ class TokenGuard:
         self._encode = getattr(scorer, "encode", None) if self.limit is not None else None
         self._overhead: tuple[int, int] | None = None
         self._lock: Any = lock if lock is not None else contextlib.nullcontext()
+        self._scorer = scorer
+
+    def _own_copy(self) -> None:
+        """Switch to a private tokenizer copy when it provably encodes like the scorer (no lock then)."""
+        spec, tokenizer = getattr(self._scorer, "spec", None), getattr(self._scorer, "tokenizer", None)
+        if self._encode is None or not callable(getattr(spec, "encode", None)) or tokenizer is None:
+            return
+        try:
+            own = copy.deepcopy(tokenizer)
+
+            def encode(question: str, steps: list[str]) -> Any:
+                return spec.encode(own, question, steps)
+
+            toys = [("q", ["s"]), ("What is 1+1?", ["1+1=2", "The answer is 2"])]
+            with self._lock:
+                same = all(list(encode(q, s).input_ids) == list(self._encode(q, s).input_ids) for q, s in toys)
+        except Exception:  # no copy, or a format that differs: keep the scorer's encode under the lock
+            return
+        if same:
+            self._encode, self._lock = encode, contextlib.nullcontext()
 
     @property
     def active(self) -> bool:
@@ -173,6 +197,7 @@ class TokenGuard:
     def _calibrate(self) -> tuple[int, int]:
         """Tokens the format adds: per item and per step (an over-estimate: it includes "q" and "s")."""
         if self._overhead is None:
+            self._own_copy()
             one, two = self._count("q", ["s"]), self._count("q", ["s", "s"])
             self._overhead = (one, max(two - one, 1))
         return self._overhead

@@ -118,7 +118,7 @@ def test_a_json_list_of_unknown_records_names_record_0(tmp_path):
 def test_http_scorer_through_the_cli_against_a_live_server(tmp_path):
     from prmkit.models import load_scorer
     from prmkit.serve.app import create_app
-    from tests.test_serve import LiveServer
+    from tests._serve import LiveServer
 
     out = tmp_path / "scores.jsonl"
     with LiveServer(create_app(load_scorer("dummy", value=0.25))) as live:

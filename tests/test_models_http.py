@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 
 import pytest
 from fastapi import FastAPI, Request
@@ -14,8 +15,9 @@ from prmkit.models.backends.http import HTTPScorer, HTTPScorerError
 from prmkit.models.families import FamilySpec
 from prmkit.models.formats.token_cls import encode_token_cls
 from prmkit.serve.app import create_app
+from tests._serve import LiveServer
+from tests._serve import free_port as _free_port
 from tests.test_models_vllm import ITEMS, CharTokenizer, _expected, _softmax, assert_nested_close, token_logits
-from tests.test_serve import LiveServer, _free_port
 
 
 class IndexScorer:
@@ -52,7 +54,7 @@ def test_server_side_validation_error_is_not_retried_and_names_url_status_messag
     assert err.value.status == 400
 
 
-def _flaky_app(fail_times: int, status: int = 503, delay: float = 0.0):
+def _flaky_app(fail_times: int, status: int = 503, delay: float = 0.0, headers: dict | None = None):
     app = FastAPI()
     app.state.calls = 0
 
@@ -63,7 +65,9 @@ def _flaky_app(fail_times: int, status: int = 503, delay: float = 0.0):
         if delay:
             await asyncio.sleep(delay)
         if app.state.calls <= fail_times:
-            return JSONResponse(status_code=status, content={"error": {"type": "Busy", "message": "warming up", "code": status}})
+            return JSONResponse(
+                status_code=status, content={"error": {"code": "busy", "message": "warming up"}}, headers=headers
+            )
         return {"scores": [[0.5] * len(item["steps"]) for item in body["items"]]}
 
     return app
@@ -75,6 +79,33 @@ def test_5xx_is_retried_with_backoff_then_succeeds():
         got = HTTPScorer(live.url, max_retries=2, backoff=0.01).score([("q", ["a", "b"])])
     assert got == [[0.5, 0.5]]
     assert app.state.calls == 3
+
+
+@pytest.mark.parametrize("status", [400, 413, 422, 429])
+def test_a_4xx_is_never_retried(status):
+    app = _flaky_app(fail_times=100, status=status)
+    with LiveServer(app) as live:
+        with pytest.raises(HTTPScorerError, match=f"failed with status {status}: warming up"):
+            HTTPScorer(live.url, max_retries=3, backoff=0.01).score([("q", ["a"])])
+    assert app.state.calls == 1
+
+
+def test_a_503_retry_waits_for_the_servers_retry_after():
+    app = _flaky_app(fail_times=1, status=503, headers={"Retry-After": "0.3"})
+    with LiveServer(app) as live:
+        started = time.monotonic()
+        assert HTTPScorer(live.url, max_retries=1, backoff=0.0).score([("q", ["a"])]) == [[0.5]]
+        waited = time.monotonic() - started
+    assert app.state.calls == 2 and waited >= 0.3
+
+
+def test_over_length_items_get_a_400_from_prmkit_serve_and_are_not_retried():
+    from tests.test_serve import CharScorer
+
+    with LiveServer(create_app(CharScorer())) as live:
+        with pytest.raises(HTTPScorerError, match=r"status 400: items\[1\] is 43 tokens") as err:
+            HTTPScorer(live.url, max_retries=3, backoff=5.0, batch_size=4).score([("q", ["a"]), ("q", ["x" * 40])])
+    assert err.value.status == 400
 
 
 def test_retries_are_bounded_and_the_error_says_how_many_tries():

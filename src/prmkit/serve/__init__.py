@@ -1,24 +1,31 @@
-"""HTTP scoring server with dynamic batching (``prmkit serve``).
+"""HTTP scoring server with fair dynamic batching, limits, auth and metrics (``prmkit serve``).
 
 Files follow vLLM's entrypoint split: :mod:`.protocol` (pydantic bodies), :mod:`.api_router`
-(routes), :mod:`.serving` (validation + batching logic), :mod:`.app` (assembly). Importing this
-package does not import FastAPI; the names below load on first use.
+(routes), :mod:`.serving` (the fair batcher), :mod:`._requests` (limits -> job -> deadline and
+disconnects), :mod:`.rewards` (OpenRLHF's ``/get_reward``), :mod:`.middleware` (request id, Host,
+auth, body size and timeout), :mod:`.limits`, :mod:`.errors` (the one error shape and its status
+codes), :mod:`.metrics` (Prometheus), :mod:`.config` and :mod:`.app` (assembly, uvicorn).
+Importing this package does not import FastAPI; the names below load on first use.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["create_app", "run_server", "ScoringService"]
+__all__ = ["create_app", "run_server", "ScoringService", "ServeConfig", "ServeLimits"]
+
+_TARGETS = {
+    "create_app": "prmkit.serve.app",
+    "run_server": "prmkit.serve.app",
+    "ScoringService": "prmkit.serve.serving",
+    "ServeConfig": "prmkit.serve.config",
+    "ServeLimits": "prmkit.serve.limits",
+}
 
 
 def __getattr__(name: str) -> Any:
-    if name in ("create_app", "run_server"):
-        from prmkit.serve import app
+    if name in _TARGETS:
+        import importlib
 
-        return getattr(app, name)
-    if name == "ScoringService":
-        from prmkit.serve.serving import ScoringService
-
-        return ScoringService
+        return getattr(importlib.import_module(_TARGETS[name]), name)
     raise AttributeError(f"module 'prmkit.serve' has no attribute {name!r}")

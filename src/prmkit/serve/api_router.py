@@ -1,44 +1,63 @@
-"""Routes of ``prmkit serve``: ``GET /health`` and ``POST /score`` (logic in :mod:`.serving`)."""
+"""Routes of ``prmkit serve`` (logic in :mod:`._requests`, :mod:`.serving` and :mod:`.rewards`).
+
+``/health`` (liveness) and ``/ready`` (readiness) are open; every other route needs the API key
+when one is set (see :mod:`.middleware`). ``/get_reward`` is mounted only where torch is installed
+(the OpenRLHF adapter returns tensors).
+"""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import Response
 
-from prmkit.serve.protocol import ErrorResponse, HealthResponse, ScoreRequest, ScoreResponse
-from prmkit.serve.serving import RequestError, ScoringService
+from prmkit.serve._requests import score_request
+from prmkit.serve.errors import ApiError
+from prmkit.serve.protocol import (
+    ErrorResponse,
+    HealthResponse,
+    ReadyResponse,
+    RewardRequest,
+    RewardResponse,
+    ScoreRequest,
+    ScoreResponse,
+)
 
-__all__ = ["router", "error_response"]
+__all__ = ["router", "reward_router"]
+
+_ERRORS = {status: {"model": ErrorResponse} for status in (400, 401, 408, 413, 415, 422, 500, 503, 504)}
 
 router = APIRouter()
-
-
-def error_response(status: int, kind: str, message: str) -> JSONResponse:
-    """An :class:`ErrorResponse` body with HTTP ``status``."""
-    body = ErrorResponse.model_validate({"error": {"type": kind, "message": message, "code": status}})
-    return JSONResponse(status_code=status, content=body.model_dump())
-
-
-def _service(request: Request) -> ScoringService:
-    return request.app.state.service
+reward_router = APIRouter()
 
 
 @router.get("/health", response_model=HealthResponse)
 async def health(request: Request) -> HealthResponse:
-    service = _service(request)
-    return HealthResponse(scorer=service.name, max_batch_items=service.max_batch_items)
+    service = request.app.state.service
+    return HealthResponse(scorer=service.name, max_batch_items=service.max_batch_items, queue_items=service.queued_items)
 
 
-@router.post(
-    "/score",
-    response_model=ScoreResponse,
-    responses={400: {"model": ErrorResponse}, 422: {"model": ErrorResponse}, 500: {"model": ErrorResponse}},
-)
-async def score(body: ScoreRequest, request: Request) -> ScoreResponse | JSONResponse:
-    try:
-        scores = await _service(request).score([(item.question, item.steps) for item in body.items])
-    except RequestError as err:
-        return error_response(400, "BadRequestError", str(err))
-    except Exception as err:  # the scorer failed: report it as data, keep serving
-        return error_response(500, type(err).__name__, str(err) or repr(err))
-    return ScoreResponse(scores=scores)
+@router.get("/ready", response_model=ReadyResponse, responses={503: {"model": ErrorResponse}})
+async def ready(request: Request) -> ReadyResponse:
+    ok, reason = request.app.state.service.ready()
+    if not ok:
+        raise ApiError(503, "not_ready", reason)
+    return ReadyResponse(ready=True, reason=reason)
+
+
+@router.get("/metrics")
+async def metrics(request: Request) -> Response:
+    content, media_type = request.app.state.metrics.render()
+    return Response(content=content, media_type=media_type)
+
+
+@router.post("/score", response_model=ScoreResponse, responses=_ERRORS)
+async def score(body: ScoreRequest, request: Request) -> ScoreResponse:
+    items = [(item.question, item.steps) for item in body.items]
+    return ScoreResponse(scores=await score_request(request, items))
+
+
+@reward_router.post("/get_reward", response_model=RewardResponse, responses=_ERRORS)
+async def get_reward(body: RewardRequest, request: Request) -> RewardResponse:
+    from prmkit.serve.rewards import openrlhf_reward
+
+    return await openrlhf_reward(body, request)

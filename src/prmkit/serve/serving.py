@@ -1,48 +1,101 @@
-"""The scoring logic behind ``prmkit serve``: validation and dynamic batching.
+"""The scoring logic behind ``prmkit serve``: a fair dynamic batcher with a bounded queue.
 
-Requests that arrive within ``max_wait_ms`` of each other are merged into one ``scorer.score`` call
-(up to ``max_batch_items`` items), and each request gets its own slice of the results back. When a
-merged call fails, each request is scored again on its own, so one bad request (say, a too-long
-solution) fails alone instead of failing every client that happened to share its batch. The
-scorer runs in a worker thread, one call at a time, so a scorer need not be thread-safe and the
-event loop keeps accepting requests while a batch is being scored.
+Each request becomes a job holding its items. One worker builds every ``scorer.score`` call: it
+waits up to ``max_wait_ms`` for a batch to fill, then takes items from all waiting jobs in turn
+(an equal share each, the rest to whoever still has items), so a 1-item request that arrives while
+a 5,000-item request is being scored rides in the very next batch instead of waiting behind it.
+The queue is bounded in items: a request that does not fit is refused at once (503, Retry-After).
+
+A job can be cancelled (client gone, deadline passed): its items not yet taken are dropped, so at
+most the batch already running is wasted. When a batch fails, only the guilty job fails: an error
+that names ``item k`` (prmkit's scorers do) fails the job owning that position, naming the item by
+its index in that request, and the rest is scored again at once; any other error splits the batch
+in two and retries each half, so a bad item costs O(log n) extra calls, not one call per request.
+The scorer runs in a worker thread, one call at a time (it need not be thread-safe), under
+``scorer_lock``, which the token guard also holds while it tokenizes.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import math
+import re
+import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from prmkit.models import Scorer, ScoringItem
+from prmkit.serve.errors import ApiError
 
-__all__ = ["RequestError", "ScorerOutputError", "ScoringService"]
+__all__ = ["Job", "ItemError", "ScorerOutputError", "ScoringService"]
 
+logger = logging.getLogger("prmkit.serve")
 
-class RequestError(ValueError):
-    """The request itself is wrong (an empty step, too many items); answered with HTTP 400."""
+_NAMED_ITEM = re.compile(r"\bitem (\d+)\b")
+Scores = list[list[float | None]]
 
 
 class ScorerOutputError(RuntimeError):
-    """The scorer returned the wrong number of scores; answered with HTTP 500."""
+    """The scorer returned the wrong number of scores or a non-finite one (a server-side bug: 500)."""
 
 
-@dataclass
-class _Pending:
+class ItemError(ValueError):
+    """The scorer rejected one item of a request; ``index`` is its position in that request."""
+
+    def __init__(self, index: int, message: str) -> None:
+        super().__init__(message)
+        self.index = index
+
+
+@dataclass(eq=False)
+class Job:
+    """One request's items on their way through the batcher."""
+
+    request_id: str
     items: list[ScoringItem]
-    future: asyncio.Future[list[list[float | None]]] = field(repr=False)
+    future: asyncio.Future[Scores] = field(repr=False)
+    results: list[list[float | None] | None] = field(default_factory=list, repr=False)
+    taken: int = 0  # items handed to a batch so far
+    scored: int = 0  # items with results
+    cancelled: bool = False
+
+    @property
+    def remaining(self) -> int:
+        return len(self.items) - self.taken
+
+
+@dataclass(eq=False)
+class _Piece:
+    """A contiguous run ``items[start:end]`` of one job inside a batch."""
+
+    job: Job
+    start: int
+    end: int
+
+    @property
+    def items(self) -> list[ScoringItem]:
+        return self.job.items[self.start : self.end]
 
 
 class ScoringService:
-    """Wraps a :class:`~prmkit.models.Scorer` with request validation and dynamic batching.
+    """Wraps a :class:`~prmkit.models.Scorer` with fair dynamic batching and a bounded queue.
 
     Args:
         scorer: any scorer (``load_scorer(...)``).
         name: what ``/health`` reports as the scorer.
-        max_batch_items: most items per ``scorer.score`` call; a single larger request is scored
-            in chunks of this size.
+        max_batch_items: most items per ``scorer.score`` call (merged across requests).
+        chunk_items: most items of ONE request per call (default: ``max_batch_items``). Smaller
+            chunks bound how long a newcomer waits behind the call in flight (fairness) at some
+            cost in the throughput of a lone large request.
+        chunk_ms: time budget of one request's chunk: its size is also capped at the measured
+            items/s times this (so a chunk takes about this long whatever the model and hardware);
+            0 turns the cap off. Calls merging many requests are still up to ``max_batch_items``.
         max_wait_ms: how long the first request of a batch waits for others to join it.
+        max_queue_items: most items waiting to be scored; a request beyond it gets 503.
+        stall_after_s: a batch running longer than this makes :meth:`ready` false.
 
     Example:
         >>> service = ScoringService(load_scorer("dummy", value=0.7))          # doctest: +SKIP
@@ -50,53 +103,112 @@ class ScoringService:
         [[0.7]]
     """
 
-    def __init__(self, scorer: Scorer, *, name: str = "scorer", max_batch_items: int = 64, max_wait_ms: float = 5.0) -> None:
+    def __init__(
+        self,
+        scorer: Scorer,
+        *,
+        name: str = "scorer",
+        max_batch_items: int = 64,
+        max_wait_ms: float = 5.0,
+        chunk_items: int | None = None,
+        chunk_ms: float = 0.0,
+        max_queue_items: int = 16384,
+        stall_after_s: float = 60.0,
+    ) -> None:
         if max_batch_items < 1:
             raise ValueError(f"max_batch_items must be >= 1, got {max_batch_items}")
         if max_wait_ms < 0:
             raise ValueError(f"max_wait_ms must be >= 0, got {max_wait_ms}")
+        if max_queue_items < 1:
+            raise ValueError(f"max_queue_items must be >= 1, got {max_queue_items}")
         self.scorer = scorer
         self.name = name
         self.max_batch_items = max_batch_items
+        self.chunk_items = min(chunk_items or max_batch_items, max_batch_items)
+        if self.chunk_items < 1:
+            raise ValueError(f"chunk_items must be >= 1, got {chunk_items}")
+        if chunk_ms < 0:
+            raise ValueError(f"chunk_ms must be >= 0, got {chunk_ms}")
+        self.chunk_s = chunk_ms / 1000.0
         self.max_wait = max_wait_ms / 1000.0
+        self.max_queue_items = max_queue_items
+        self.stall_after = stall_after_s
         self.batches = 0  # scorer.score calls made
-        self.requests = 0  # requests answered
-        self._queue: asyncio.Queue[_Pending] | None = None
+        self.requests = 0  # jobs finished (scored or failed)
+        self.queued_items = 0  # items accepted but not yet handed to a batch
+        self.batch_started: float | None = None  # monotonic start of the batch in flight
+        self.on_batch: Any = None  # callback(items, seconds) for metrics
+        self._jobs: list[Job] = []
+        self._arrived: asyncio.Event | None = None
         self._worker: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._carry: _Pending | None = None
+        self._rate = 0.0  # items per second, moving average (for Retry-After)
+        # held around every scorer call; the token guard takes it too, since tokenizers are not thread-safe
+        self.scorer_lock = threading.Lock()
 
-    @staticmethod
-    def validate(items: Sequence[ScoringItem]) -> None:
-        """Reject empty steps up front, naming the item and step.
+    # -- requests -------------------------------------------------------------------------------
 
-        Raises:
-            RequestError: an item without steps or with a blank step.
-        """
-        for i, (_, steps) in enumerate(items):
-            if not steps:
-                raise RequestError(f"items[{i}].steps is empty; send at least one step per item")
-            for k, step in enumerate(steps):
-                if not step.strip():
-                    raise RequestError(f"items[{i}].steps[{k}] is blank; every step must be non-empty text")
-
-    async def score(self, items: Sequence[ScoringItem]) -> list[list[float | None]]:
-        """Score one request's items, batched with whatever other requests arrive meanwhile.
+    def submit(self, items: Sequence[ScoringItem], request_id: str = "-") -> Job:
+        """Queue one request's (already validated) items and return its job; await ``job.future``.
 
         Raises:
-            RequestError: invalid items (see :meth:`validate`).
-            ScorerOutputError: the scorer returned the wrong number of scores.
-            Exception: whatever the scorer raised.
+            ApiError: 503 ``queue_full`` with ``Retry-After`` when the items do not fit the queue.
         """
-        self.validate(items)
         self._ensure_worker()
-        assert self._queue is not None
-        future: asyncio.Future[list[list[float | None]]] = asyncio.get_running_loop().create_future()
-        await self._queue.put(_Pending([(q, list(s)) for q, s in items], future))
-        return await future
+        if self.queued_items + len(items) > self.max_queue_items:
+            wait = max(1, math.ceil(self.queued_items / self._rate)) if self._rate > 0 else 1
+            raise ApiError(
+                503,
+                "queue_full",
+                f"the server has {self.queued_items} items waiting (limit {self.max_queue_items}); retry in {wait} s",
+                headers={"Retry-After": str(wait)},
+            )
+        loop = asyncio.get_running_loop()
+        job = Job(request_id, [(q, list(s)) for q, s in items], loop.create_future())
+        job.results = [None] * len(job.items)
+        if not job.items:
+            job.future.set_result([])
+            return job
+        self._jobs.append(job)
+        self.queued_items += len(job.items)
+        assert self._arrived is not None
+        self._arrived.set()
+        return job
+
+    async def score(self, items: Sequence[ScoringItem], request_id: str = "-") -> Scores:
+        """Score one request's items, batched fairly with whatever else is waiting."""
+        job = self.submit(items, request_id)
+        try:
+            return await asyncio.shield(job.future)
+        except asyncio.CancelledError:
+            self.cancel(job)
+            raise
+
+    def cancel(self, job: Job) -> None:
+        """Drop the job's items not yet taken (its client left or its deadline passed)."""
+        if job.cancelled:
+            return
+        job.cancelled = True
+        if job in self._jobs:
+            self._jobs.remove(job)
+            self.queued_items -= job.remaining
+        if not job.future.done():
+            job.future.cancel()
+
+    def ready(self) -> tuple[bool, str]:
+        """Whether the worker can take work: alive, the queue not full, no batch stuck past ``stall_after_s``."""
+        if self._worker is not None and self._worker.done():
+            return False, "the batching worker has stopped"
+        if self.queued_items >= self.max_queue_items:
+            return False, f"the queue is full ({self.queued_items} items waiting)"
+        if self.batch_started is not None:
+            running = time.monotonic() - self.batch_started
+            if running > self.stall_after:
+                return False, f"a scorer call has been running for {running:.0f} s (stall limit {self.stall_after:g} s)"
+        return True, "ok"
 
     async def close(self) -> None:
-        """Stop the batching worker (pending requests are cancelled)."""
+        """Stop the worker; requests still waiting fail with 503 ``shutting_down``."""
         if self._worker is not None:
             self._worker.cancel()
             try:
@@ -104,6 +216,11 @@ class ScoringService:
             except (asyncio.CancelledError, RuntimeError):
                 pass
         self._worker = None
+        for job in self._jobs:
+            if not job.future.done():
+                job.future.set_exception(ApiError(503, "shutting_down", "the server is shutting down; retry elsewhere"))
+        self._jobs.clear()
+        self.queued_items = 0
 
     # -- the batching worker --------------------------------------------------------------------
 
@@ -111,83 +228,168 @@ class ScoringService:
         loop = asyncio.get_running_loop()
         if self._worker is None or self._worker.done() or self._loop is not loop:
             self._loop = loop
-            self._queue = asyncio.Queue()
-            self._carry = None
+            self._arrived = asyncio.Event()
+            self._jobs = [job for job in self._jobs if not job.future.done()]
             self._worker = loop.create_task(self._run_forever())
 
-    async def _collect(self) -> list[_Pending]:
-        """Take the next request, then others arriving within ``max_wait`` up to ``max_batch_items``."""
-        assert self._queue is not None
+    async def _wait_for_batch(self) -> None:
+        """Block until there is work, then up to ``max_wait`` more while the batch is not full."""
+        assert self._arrived is not None
+        while not self._jobs:
+            self._arrived.clear()
+            await self._arrived.wait()
         loop = asyncio.get_running_loop()
-        first = self._carry if self._carry is not None else await self._queue.get()
-        self._carry = None
-        batch, count = [first], len(first.items)
         deadline = loop.time() + self.max_wait
-        while count < self.max_batch_items:
-            remaining = deadline - loop.time()
+        while self.queued_items < self.max_batch_items and (left := deadline - loop.time()) > 0:
+            self._arrived.clear()
             try:
-                nxt = self._queue.get_nowait() if remaining <= 0 else await asyncio.wait_for(self._queue.get(), remaining)
-            except (asyncio.QueueEmpty, TimeoutError):
+                await asyncio.wait_for(self._arrived.wait(), left)
+            except TimeoutError:
                 break
-            if count + len(nxt.items) > self.max_batch_items:
-                self._carry = nxt  # starts the next batch
-                break
-            batch.append(nxt)
-            count += len(nxt.items)
-        return batch
+
+    def _take(self) -> list[_Piece]:
+        """Fill one batch with equal shares of every waiting job, then rotate the job order."""
+        space = self.max_batch_items
+        chunk = self.chunk_items
+        if self.chunk_s > 0 and self._rate > 0:
+            chunk = max(1, min(chunk, int(self._rate * self.chunk_s)))
+        pieces: dict[Job, _Piece] = {}
+        active = [job for job in self._jobs if job.remaining > 0]
+        while space > 0 and active:
+            share = max(1, space // len(active))
+            for job in list(active):
+                piece = pieces.get(job)
+                already = 0 if piece is None else piece.end - piece.start
+                n = min(share, job.remaining, space, chunk - already)
+                if piece is None:
+                    pieces[job] = _Piece(job, job.taken, job.taken + n)
+                else:
+                    piece.end += n
+                job.taken += n
+                space -= n
+                if job.remaining == 0 or already + n >= chunk:
+                    active.remove(job)
+                if space == 0:
+                    break
+        taken = sum(p.end - p.start for p in pieces.values())
+        self.queued_items -= taken
+        self._jobs = [job for job in self._jobs if job.remaining > 0]
+        if len(self._jobs) > 1:  # whoever went first this time goes last next time
+            self._jobs.append(self._jobs.pop(0))
+        return list(pieces.values())
 
     async def _run_forever(self) -> None:
         while True:
-            batch = await self._collect()
-            flat = [item for pending in batch for item in pending.items]
-            try:
-                scores = await asyncio.to_thread(self._score_chunks, flat)
-            except Exception as err:
-                if len(batch) == 1:
-                    if not batch[0].future.done():
-                        batch[0].future.set_exception(err)
-                    continue
-                # one request may have broken the merged call: score each alone so only it fails
-                for pending in batch:
-                    try:
-                        alone = await asyncio.to_thread(self._score_chunks, pending.items)
-                    except Exception as own_err:
-                        if not pending.future.done():
-                            pending.future.set_exception(own_err)
-                    else:
-                        if not pending.future.done():
-                            pending.future.set_result(alone)
-                self.requests += len(batch)
+            await self._wait_for_batch()
+            pieces = self._take()
+            if not pieces:
                 continue
-            start = 0
-            for pending in batch:
-                end = start + len(pending.items)
-                if not pending.future.done():
-                    pending.future.set_result(scores[start:end])
-                start = end
-            self.requests += len(batch)
+            size = sum(p.end - p.start for p in pieces)
+            self.batch_started = time.monotonic()
+            try:
+                outcomes = await asyncio.to_thread(self._score_isolating, pieces)
+            finally:
+                elapsed = time.monotonic() - self.batch_started
+                self.batch_started = None
+            self._rate = size / elapsed if self._rate == 0 else 0.8 * self._rate + 0.2 * size / max(elapsed, 1e-6)
+            if self.on_batch is not None:
+                self.on_batch(size, elapsed)
+            for piece, outcome in zip(pieces, outcomes):
+                self._deliver(piece, outcome)
 
-    def _score_chunks(self, flat: list[ScoringItem]) -> list[list[float | None]]:
-        scores: list[list[float | None]] = []
-        for start in range(0, len(flat), self.max_batch_items):
-            chunk = flat[start : start + self.max_batch_items]
+    def _deliver(self, piece: _Piece, outcome: Scores | BaseException) -> None:
+        job = piece.job
+        if job.future.done():  # cancelled or already failed: its results are dropped
+            return
+        if isinstance(outcome, BaseException):
+            job.future.set_exception(outcome)
+            self.cancel_remaining(job)
+            self.requests += 1
+            return
+        job.results[piece.start : piece.end] = outcome
+        job.scored += piece.end - piece.start
+        if job.scored == len(job.items):
+            job.future.set_result(job.results)  # type: ignore[arg-type]
+            self.requests += 1
+
+    def cancel_remaining(self, job: Job) -> None:
+        """Drop a failed job's items still waiting (its answer is already decided)."""
+        if job in self._jobs:
+            self._jobs.remove(job)
+            self.queued_items -= job.remaining
+        job.cancelled = True
+
+    # -- in the worker thread -------------------------------------------------------------------
+
+    def _score_isolating(self, pieces: list[_Piece]) -> list[Scores | BaseException]:
+        """Score the pieces in one call; on failure, fail only the guilty piece (see module docstring)."""
+        live = [p for p in pieces if not p.job.cancelled]
+        outcomes: dict[_Piece, Scores | BaseException] = {
+            p: ApiError(499, "cancelled", "the request was cancelled") for p in pieces if p.job.cancelled
+        }
+        self._score_into(live, outcomes)
+        return [outcomes[p] for p in pieces]
+
+    def _score_into(self, pieces: list[_Piece], outcomes: dict[_Piece, Scores | BaseException]) -> None:
+        if not pieces:
+            return
+        flat = [item for p in pieces for item in p.items]
+        try:
             self.batches += 1
-            out = self.scorer.score(chunk)
-            if len(out) != len(chunk):
-                raise ScorerOutputError(f"scorer {self.name!r} returned {len(out)} score lists for {len(chunk)} items")
-            for k, ((_, steps), item_scores) in enumerate(zip(chunk, out)):
-                if len(item_scores) != len(steps):
-                    raise ScorerOutputError(
-                        f"scorer {self.name!r} returned {len(item_scores)} scores for an item with {len(steps)} steps "
-                        f"(batch position {start + k})"
-                    )
-            for k, item_scores in enumerate(out):
-                row = [None if s is None else float(s) for s in item_scores]
-                if any(s is not None and not math.isfinite(s) for s in row):
-                    raise ScorerOutputError(
-                        f"scorer {self.name!r} returned a non-finite score {row} (batch position {start + k}); "
-                        "scores must be numbers in [0, 1] or null"
-                    )
-                scores.append(row)
-        return scores
+            with self.scorer_lock:
+                out = self.scorer.score(flat)
+        except Exception as err:
+            guilty = self._named_piece(pieces, err)
+            if guilty is not None:
+                piece, index = guilty
+                outcomes[piece] = ItemError(index, _rename_item(str(err), index))
+                self._score_into([p for p in pieces if p is not piece], outcomes)
+            elif len(pieces) == 1:
+                outcomes[pieces[0]] = err
+            else:
+                half = len(pieces) // 2
+                self._score_into(pieces[:half], outcomes)
+                self._score_into(pieces[half:], outcomes)
+            return
+        if len(out) != len(flat):
+            bad = ScorerOutputError(f"scorer {self.name!r} returned {len(out)} score lists for {len(flat)} items")
+            outcomes.update({p: bad for p in pieces})
+            return
+        offset = 0
+        for piece in pieces:
+            n = piece.end - piece.start
+            outcomes[piece] = self._check_rows(piece, out[offset : offset + n])
+            offset += n
 
+    def _named_piece(self, pieces: list[_Piece], err: Exception) -> tuple[_Piece, int] | None:
+        """The piece and in-request index of the item a ``ValueError("item k: ...")`` names, if any."""
+        match = _NAMED_ITEM.search(str(err)) if isinstance(err, ValueError) else None
+        if match is None:
+            return None
+        position = int(match.group(1))
+        for piece in pieces:
+            n = piece.end - piece.start
+            if position < n:
+                return piece, piece.start + position
+            position -= n
+        return None
+
+    def _check_rows(self, piece: _Piece, rows: Sequence[Sequence[Any]]) -> Scores | BaseException:
+        checked: Scores = []
+        for k, ((_, steps), row) in enumerate(zip(piece.items, rows)):
+            if len(row) != len(steps):
+                return ScorerOutputError(
+                    f"scorer {self.name!r} returned {len(row)} scores for items[{piece.start + k}] with {len(steps)} steps"
+                )
+            values = [None if s is None else float(s) for s in row]
+            if any(v is not None and not math.isfinite(v) for v in values):
+                return ScorerOutputError(
+                    f"scorer {self.name!r} returned a non-finite score {values} for items[{piece.start + k}]"
+                )
+            checked.append(values)
+        return checked
+
+
+def _rename_item(message: str, index: int) -> str:
+    """Replace the scorer's batch position (``item 16``) by the item's index in its request (``items[80]``)."""
+    return _NAMED_ITEM.sub(f"items[{index}]", message, count=1)

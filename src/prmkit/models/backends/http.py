@@ -2,9 +2,10 @@
 
 Items are cut into batches of ``batch_size``; up to ``concurrency`` batches are in flight at once
 (threads sharing one ``httpx.Client``) and the results are put back in input order. A batch that
-times out, cannot connect, or gets a 5xx/429 answer is retried up to ``max_retries`` times with
-exponential backoff (``backoff * 2**attempt`` seconds); any other failure raises
-:class:`HTTPScorerError` naming the URL, the status and the server's own message.
+times out, cannot connect, or gets a 500/502/503/504 answer is retried up to ``max_retries`` times
+with exponential backoff (``backoff * 2**attempt`` seconds, or the server's ``Retry-After`` when it
+sends one, capped at 60 s). A 4xx answer is the request's own fault and is never retried: it raises
+:class:`HTTPScorerError` at once, naming the URL, the status and the server's own message.
 
 Protocols:
     ``"prmkit"``: ``POST {url}/score`` with ``{"items": [{"question", "steps"}]}`` ->
@@ -29,7 +30,8 @@ from prmkit.models import ScoringItem
 __all__ = ["HTTPScorer", "HTTPScorerError", "PROTOCOLS"]
 
 PROTOCOLS = ("prmkit", "vllm")
-_RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
+_RETRY_STATUS = frozenset({500, 502, 503, 504})
+_MAX_RETRY_AFTER = 60.0
 
 
 class HTTPScorerError(RuntimeError):
@@ -58,6 +60,15 @@ def _server_message(response: Any) -> str:
     return str(body)[:500]
 
 
+def _retry_after(response: Any, default: float) -> float:
+    """The server's ``Retry-After`` in seconds (numeric form only), capped; else ``default``."""
+    value = response.headers.get("retry-after")
+    try:
+        return min(max(float(value), 0.0), _MAX_RETRY_AFTER) if value is not None else default
+    except ValueError:
+        return default
+
+
 class HTTPScorer:
     """Scores steps by calling a remote scorer.
 
@@ -74,6 +85,7 @@ class HTTPScorer:
         tokenizer: for ``protocol="vllm"``: a tokenizer directory/hub id or a tokenizer object.
         model: for ``protocol="vllm"``: the served model name sent as ``"model"`` (optional).
         headers: extra request headers (e.g. ``{"Authorization": "Bearer ..."}``).
+        api_key: shorthand for ``headers={"Authorization": f"Bearer {api_key}"}`` (``prmkit serve --api-key``).
 
     Raises:
         ValueError: unknown protocol, non-positive sizes, or ``protocol="vllm"`` without family/tokenizer.
@@ -98,6 +110,7 @@ class HTTPScorer:
         tokenizer: Any = None,
         model: str | None = None,
         headers: dict[str, str] | None = None,
+        api_key: str | None = None,
     ) -> None:
         import httpx
 
@@ -126,6 +139,9 @@ class HTTPScorer:
                 )
             self.spec = self._load_family(family)
             self.tokenizer = self._load_tokenizer(tokenizer)
+        headers = dict(headers or {})
+        if api_key is not None:
+            headers["Authorization"] = f"Bearer {api_key}"
         self._client = httpx.Client(timeout=timeout, headers=headers)
 
     @staticmethod
@@ -190,6 +206,7 @@ class HTTPScorer:
         while True:
             failure: str
             status: int | None = None
+            wait = self.backoff * 2**attempt
             try:
                 response = self._client.post(self.endpoint, json=payload)
             except httpx.TimeoutException:
@@ -211,6 +228,7 @@ class HTTPScorer:
                 failure = f"status {status}: {_server_message(response)}"
                 if status not in _RETRY_STATUS:
                     raise HTTPScorerError(f"POST {self.endpoint} failed with {failure}", url=self.endpoint, status=status)
+                wait = _retry_after(response, wait)
             if attempt >= self.max_retries:
                 raise HTTPScorerError(
                     f"POST {self.endpoint} failed after {attempt + 1} tries; last: {failure}. "
@@ -218,7 +236,7 @@ class HTTPScorer:
                     url=self.endpoint,
                     status=status,
                 )
-            time.sleep(self.backoff * 2**attempt)
+            time.sleep(wait)
             attempt += 1
 
     def _parse_prmkit(self, body: Any, batch: list[ScoringItem], offset: int) -> list[list[float | None]]:

@@ -2,6 +2,7 @@
 
 import importlib.util
 import json
+import sys
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -14,6 +15,7 @@ POLICY = ROOT / "src/prmkit/assets/arith_policy"
 def _bench():
     spec = importlib.util.spec_from_file_location("rl_hacking", ROOT / "benchmarks/rl_hacking.py")
     module = importlib.util.module_from_spec(spec)
+    sys.modules["rl_hacking"] = module  # dataclasses resolve the Config's annotations through it
     spec.loader.exec_module(module)
     return module
 

@@ -455,9 +455,9 @@ def main() -> None:
     with Progress() as progress:
         for reward in rewards:
             logs[reward] = train_one(reward, base, tokenizer, scorers, task, config, progress)
-    record = {"config": asdict(config), "logs": logs, "seconds": round(time.time() - started, 1),
-              "versions": {"torch": torch.__version__, "transformers": transformers.__version__}}
-    (out / "rl_hacking.json").write_text(json.dumps(record, indent=1) + "\n")
+            record = {"config": asdict(config), "logs": logs, "seconds": round(time.time() - started, 1),
+                      "versions": {"torch": torch.__version__, "transformers": transformers.__version__}}
+            (out / "rl_hacking.json").write_text(json.dumps(record, indent=1) + "\n")  # after each arm: a cut run keeps them
     plot(logs, out / "rl_hacking.png")
     report(logs, config, time.time() - started)
     print(f"wrote {out / 'rl_hacking.json'} and {out / 'rl_hacking.png'}")

@@ -35,7 +35,20 @@ samples, labelled exactly by the arith checker: a decent verifier on the policy'
 distribution and an imperfect one once RL moves the policy away from it, which is when PRM rewards
 get hacked.
 
-MEASURED (filled in from the run reported in the README, section "RL on PRM rewards").
+Measured (README, "RL on PRM rewards"): the documented command plus ``--verifier <demo>/implicit``
+(the demo's best trained verifier by ``metrics.json``), default settings, 1000 held-out problems
+(s.e. of one accuracy ~0.015), 1 thread on the shared 2-core CPU, 24.9 min for five arms. Held-out
+greedy accuracy at steps 0/10/20/30/40, change (paired s.e.):
+
+    verifiable                0.621 0.655 0.638 0.642 0.646   +0.025 (0.015)   KL 0.017
+    prm_sum                   0.621 0.514 0.128 0.034 0.018   -0.603 (0.016)   KL 2.736, PRM score 0.63 -> 0.84
+    prm_min                   0.621 0.612 0.557 0.484 0.362   -0.259 (0.017)   KL 0.215, PRM score 0.63 -> 0.49
+    prm_min_verifiable        0.621 0.623 0.633 0.617 0.657   +0.036 (0.015)   KL 0.018
+    verifier_min_verifiable   0.621 0.656 0.636 0.651 0.658   +0.037 (0.016)   KL 0.027
+
+The old loop (lr 3e-4, one REINFORCE pass, no clip, no KL) took verifiable-only from 0.621 to 0.407
+on the same 1000 problems; with dropout off it still fell to 0.333 (dropout was not the cause); the
+settings above (lr 1e-4, 2 clipped passes, KL 0.04) hold it.
 
 Outputs: a table on stdout, ``<out>/rl_hacking.json`` (config, versions, every logged point, the
 per-problem held-out results) and ``<out>/rl_hacking.png``.

@@ -18,18 +18,27 @@ axis), plus two speed figures measured side by side: searching 32 prompts at onc
     python benchmarks/search_compute.py                         # after `prmkit demo`
     python benchmarks/search_compute.py --prm runs/prm --problems 100 --budgets 4 8 16 32
 
-Measured (2-core shared CPU, one thread, 48 problems, budgets 4-32, 2.9 min). With the exact oracle
-PRM, beam and DVTS beat oracle best-of-N at the smallest budget (79.2 % vs 72.9 % at ~141-146
-tokens/problem; DVTS also at N=8: 87.5 % vs 83.3 %) and every oracle-guided method beats majority
-vote (45.8-62.5 %); at large budgets oracle best-of-N wins (97.9 % at 1,164 tokens) because beam
-search drops duplicate beams and arith's correct steps are identical strings, so its beams collapse
-onto few paths (83.3 % at 661 tokens). Oracle MCTS is weaker (54-65 % at 58-247 tokens). With the PRM
-the demo trains on MC labels (ProcessBench-style F1 ~38) PRM guidance does NOT beat majority vote:
-beam 45.8-54.2 %, DVTS 43.8-56.2 %, weighted vote 45.8-62.5 %, and best-of-N falls from 60.4 % to
-35.4 % as N grows. Speed: 32 prompts at once vs one at a time 1.7x prompts/s (the tiny policy's
-forward is compute-bound on one CPU thread already at the per-problem batch of 8 beams; the >= 4x
-batching figure needs a GPU); the prefix cache ran 3.2x fewer PRM tokens (11,813 vs 38,361) and
-beam search took 1.36x less wall time with it.
+Measured with a likelihood verifier trained by ``prmkit train verifier`` (one expert-iteration
+round: 4,096 problems x 4 samples at T = 0.7, every outcome-correct sample kept, 2 epochs; the
+recipe of issue #10's probe; held-out ProcessBench-style F1 81.7 at the validation threshold), 48
+problems, budgets 4-32, one thread on the shared 2-core CPU (``--prm runs/ver-ceo/round-1 --problems
+48``). Accuracy % at ~141-146 / ~284-291 / ~566-582 / ~1130-1164 policy tokens per problem:
+
+    majority   45.8  47.9  62.5  54.2
+    weighted   52.1  56.2  62.5  58.3
+    best_of_n  56.2  60.4  58.3  54.2
+    beam       60.4  54.2  54.2  56.2
+    dvts       60.4  56.2  58.3  58.3
+    mcts       52.1  52.1  50.0  50.0   (58-252 tokens)
+
+Verifier-guided beam search and DVTS beat majority vote at equal policy tokens at N = 4, 8 and 32
+(not at 16); with 48 problems one accuracy has a standard error of ~7 points, so only the N = 4 gain
+(14.6 points) is clearly outside noise. The exact oracle as PRM: beam 79.2-85.4 %, DVTS 79.2-100 %,
+best-of-N 72.9-97.9 %: at large N beam search spends its budget on few distinct paths (arith's
+correct steps are identical strings). Speed: 32 prompts at once vs one at a time 1.6x prompts/s (the
+tiny policy is compute-bound on one CPU thread; the >= 4x batching figure needs a GPU). The
+likelihood family has no prefix cache, so that row is printed for families that have one (with the
+demo's token-cls PRM earlier: 3.2x fewer PRM tokens, 1.36x less beam wall time).
 """
 
 from __future__ import annotations

@@ -47,7 +47,8 @@ __all__ = ["DemoConfig", "run_demo", "replot"]
 
 @dataclass
 class DemoConfig:
-    """Settings of :func:`run_demo`; the defaults finish in under 10 minutes on a 2-core CPU."""
+    """Settings of :func:`run_demo`; the defaults are sized for a 2-core CPU (the last default run took 1,226 s
+    on a shared one while other jobs ran; the 600 s target is not met there)."""
 
     out: str = field(default="prmkit-demo", metadata=help_text("Output folder (report.md, report.html, metrics.json, plots, checkpoints)."))
     policy: str = field(default="demo", metadata=help_text("Policy checkpoint dir; 'demo' = the one shipped with prmkit."))

@@ -150,10 +150,9 @@ def parse_config(argv: list[str] | None = None) -> Config:
 def load_reader(path: str, family: str) -> Any:
     """A scorer for ``path``: ``family``, else its ``prmkit.json``'s family, else token-cls."""
     from prmkit.models import load_scorer
+    from prmkit.models.checkpoints import DEFAULT_FAMILY, recorded_family
 
-    stored = Path(path) / "prmkit.json" if path else None
-    if not family:
-        family = json.loads(stored.read_text()).get("family", "token-cls") if stored and stored.is_file() else "token-cls"
+    family = family or (recorded_family(path) if path else None) or DEFAULT_FAMILY
     print(f"verifier {path or '(no weights)'}: family {family}")
     return load_scorer(family, **({"path": path} if path else {}))
 

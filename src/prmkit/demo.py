@@ -47,8 +47,8 @@ __all__ = ["DemoConfig", "run_demo", "replot"]
 
 @dataclass
 class DemoConfig:
-    """Settings of :func:`run_demo`; the defaults are sized for a 2-core CPU (the last default run took 1,226 s
-    on a shared one while other jobs ran; the 600 s target is not met there)."""
+    """Settings of :func:`run_demo`; the defaults are sized for a 2-core CPU (the last default run took 968 s
+    on one, partly shared with other jobs; the 600 s target is not met there)."""
 
     out: str = field(default="prmkit-demo", metadata=help_text("Output folder (report.md, report.html, metrics.json, plots, checkpoints)."))
     policy: str = field(default="demo", metadata=help_text("Policy checkpoint dir; 'demo' = the one shipped with prmkit."))
@@ -68,10 +68,13 @@ class DemoConfig:
     verdict_epochs: float = field(default=4.0, metadata=help_text("Generative verdict PRM training epochs over the MC-labelled solutions."))
     omegaprm_rollouts: int = field(default=10, metadata=help_text("Rollouts per OmegaPRM probe (MC uses `rollouts` per step)."))
     verifier_problems: int = field(default=4096, metadata=help_text("Fresh training problems per expert-iteration round of the likelihood verifier."))
-    verifier_rounds: int = field(default=2, metadata=help_text("Expert-iteration rounds (each samples from the newest verifier)."))
-    verifier_samples: int = field(default=2, metadata=help_text("Solutions sampled per problem per round (T = temperature)."))
-    verifier_epochs: float = field(default=3.0, metadata=help_text("Epochs over each round's kept solutions."))
+    verifier_rounds: int = field(default=1, metadata=help_text("Expert-iteration rounds (each samples from the newest verifier)."))
+    verifier_samples: int = field(default=4, metadata=help_text("Solutions sampled per problem per round (T = temperature)."))
+    verifier_epochs: float = field(default=2.0, metadata=help_text("Epochs over each round's kept solutions."))
     verifier_learning_rate: float = field(default=1e-3, metadata=help_text("Verifier peak learning rate."))
+    verifier_temperature: float = field(default=0.7, metadata=help_text("Sampling temperature of the verifier's rounds."))
+    verifier_fresh_problems: bool = field(default=True, metadata=help_text("Each verifier round takes new problems (else re-samples the first round's)."))
+    verifier_distinct: bool = field(default=False, metadata=help_text("Keep each problem's distinct correct texts once (else every correct sample)."))
     selection_problems: int = field(default=128, metadata=help_text("Problems of the outcome-labelled selection split (8 solutions each) that pick the verifier's round and the best verifier."))
     parallel: bool = field(default=True, metadata=help_text("Train the verifier in a second process while labelling (uses a second core)."))
     threads: int = field(default=1, metadata=help_text("torch CPU threads; tiny models run fastest single-threaded."))
@@ -89,8 +92,8 @@ class DemoConfig:
                    if getattr(self, name) <= 0]
         if self.prm_label_mode not in ("hard", "soft"):
             errors.append(f"prm_label_mode must be 'hard' or 'soft' (got {self.prm_label_mode!r})")
-        if self.temperature <= 0 or self.rollout_temperature <= 0:
-            errors.append("temperature and rollout_temperature must be > 0 (the demo samples)")
+        if self.temperature <= 0 or self.rollout_temperature <= 0 or self.verifier_temperature <= 0:
+            errors.append("temperature, rollout_temperature and verifier_temperature must be > 0 (the demo samples)")
         if errors:
             raise ValueError("invalid DemoConfig: " + "; ".join(errors))
 
@@ -361,6 +364,8 @@ class _BackgroundVerifier:
         settings = VerifierTrainConfig(
             base_model=policy, output_dir=str(out), rounds=config.verifier_rounds, problems=config.verifier_problems,
             samples=config.verifier_samples, num_epochs=config.verifier_epochs, learning_rate=config.verifier_learning_rate,
+            temperature=config.verifier_temperature, fresh_problems=config.verifier_fresh_problems,
+            distinct=config.verifier_distinct,
             batch_size=64, eval_every=10**9, selection_problems=config.selection_problems, selection_samples=8,
             selection_temperature=config.temperature, threads=1, seed=config.seed,
             task_options=f"difficulty=demo,seed={config.seed}", progress=config.progress and not config.parallel,

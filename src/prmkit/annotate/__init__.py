@@ -1,15 +1,14 @@
 """Process-label synthesis: Monte Carlo step labels without human annotators.
 
 ``mc`` (Math-Shepherd hard / soft estimation), ``omegaprm`` (binary search for the first error,
-with OmegaPRM's rollout selection), ``rpe`` (GenPRM relative progress), ``pav`` (advantage under a
-prover) and ``consensus`` (MC filtered by a second scorer) label steps by sampling rollouts from
-step prefixes; ``spare`` aligns steps to a reference solution without rollouts. Every
+with OmegaPRM's rollout selection), ``rpe`` (GenPRM relative progress) and ``pav`` (advantage
+under a prover) label steps by sampling rollouts from step prefixes. Every
 annotator counts the rollouts it spends, batches all pending rollouts into few
 ``Generator.complete`` calls, and :func:`run_sharded` writes resumable JSONL shards.
 
     >>> from prmkit.annotate import load_annotator, ANNOTATORS
     >>> ANNOTATORS.names()
-    ['consensus', 'mc', 'omegaprm', 'pav', 'rpe', 'spare']
+    ['mc', 'omegaprm', 'pav', 'rpe']
     >>> mc = load_annotator("mc", generator=gen, task=task, n=8)   # doctest: +SKIP
 """
 
@@ -32,8 +31,6 @@ from prmkit.annotate.sample import SamplerConfig, SolutionSampler
 __all__ = [
     "ANNOTATORS",
     "Agreement",
-    "ConsensusAnnotator",
-    "ConsensusConfig",
     "AnnotationRun",
     "AnnotationUnit",
     "Annotator",
@@ -48,8 +45,6 @@ __all__ = [
     "RolloutConfig",
     "SamplerConfig",
     "SolutionSampler",
-    "SpareAnnotator",
-    "SpareConfig",
     "agreement",
     "hard_labels",
     "load_annotator",
@@ -62,8 +57,6 @@ ANNOTATORS.register("mc", "prmkit.annotate.mc:MCAnnotator")
 ANNOTATORS.register("omegaprm", "prmkit.annotate.omegaprm:OmegaPRMAnnotator")
 ANNOTATORS.register("rpe", "prmkit.annotate.rpe:RPEAnnotator")
 ANNOTATORS.register("pav", "prmkit.annotate.pav:PAVAnnotator")
-ANNOTATORS.register("consensus", "prmkit.annotate.consensus:ConsensusAnnotator")
-ANNOTATORS.register("spare", "prmkit.annotate.spare:SpareAnnotator")
 
 
 def load_annotator(name: str, **options: Any) -> Annotator:
@@ -82,10 +75,6 @@ def __getattr__(name: str) -> Any:
         "RPEConfig": ("rpe", "RPEConfig"),
         "PAVAnnotator": ("pav", "PAVAnnotator"),
         "PAVConfig": ("pav", "PAVConfig"),
-        "ConsensusAnnotator": ("consensus", "ConsensusAnnotator"),
-        "ConsensusConfig": ("consensus", "ConsensusConfig"),
-        "SpareAnnotator": ("spare", "SpareAnnotator"),
-        "SpareConfig": ("spare", "SpareConfig"),
     }
     if name in targets:
         import importlib

@@ -7,12 +7,14 @@ accuracy) next to the rollouts it spent, all in one run on the same solutions:
     mc          per-step Monte Carlo, n rollouts from every step prefix (Wang et al. 2024)
     omegaprm    binary search for the first error with n rollouts per probe (Luo et al. 2024), on
                 the same solutions (``mode="solution"``)
-    mc@budget   per-step MC with n shrunk so it spends about what omegaprm spent (equal cost)
+    rpe         GenPRM relative progress: good iff MC(prefix+step) / MC(prefix) >= 0.8 (Zhao et al. 2025)
+    pav         advantage under the policy as prover: good iff Q(prefix+step) - V(prefix) >= 0 (Setlur et al. 2024)
+    X@budget    mc, rpe and pav with n shrunk so each spends about what omegaprm spent (equal cost)
     omega-tree  the paper's tree search (``mode="tree"``) over its own rollouts; its records are
                 different solutions, so only its own agreement is comparable (``--no-tree`` skips it)
 
 The claim checked at the end: OmegaPRM reaches at least per-step MC's first-error accuracy with at
-most 40% of its rollouts. Usage (the default run takes about 1.5 minutes on 2 busy CPU cores):
+most 40% of its rollouts. Usage (the default run takes about 3-4 minutes on 2 busy CPU cores):
 
     python benchmarks/annotation_cost.py                       # the shipped policy
     python benchmarks/annotation_cost.py --policy runs/arith_policy --problems 64 --no-tree
@@ -32,6 +34,8 @@ from prmkit.annotate import (
     AnnotationUnit,
     MCAnnotator,
     OmegaPRMAnnotator,
+    PAVAnnotator,
+    RPEAnnotator,
     SolutionSampler,
     agreement,
 )
@@ -92,35 +96,46 @@ def main() -> None:
         f"right answer from a wrong step {lucky}; sampling took {time.perf_counter() - started:.1f}s"
     )
 
-    rows: list[tuple[str, object, float]] = []
+    rows: list[tuple[str, object, float, int, tuple[float, float]]] = []
 
     def measure(name: str, annotator, work) -> object:  # type: ignore[no-untyped-def]
         begin = time.perf_counter()
         records = annotator.annotate(work)
         result = agreement(task, records)
         result.rollouts = annotator.roller.rollouts  # every rollout spent, also those behind no record
-        rows.append((name, result, time.perf_counter() - begin))
+        rows.append((name, result, time.perf_counter() - begin, annotator.roller.tokens, _wrong_steps(task, records)))
         return result
 
     mc = measure(f"mc (n={args.n})", MCAnnotator(generator, task, **common), units)
     omega = measure(f"omegaprm (k={args.n})", OmegaPRMAnnotator(generator, task, mode="solution", **common), units)
     small_n = max(1, round(args.n * omega.rollouts / max(mc.rollouts, 1)))
-    measure(f"mc@budget (n={small_n})", MCAnnotator(generator, task, **{**common, "n": small_n}), units)
+    rpe = measure(f"rpe (n={args.n}, eps 0.8)", RPEAnnotator(generator, task, **common), units)
+    pav = measure(f"pav (n={args.n}, A>=0)", PAVAnnotator(generator, task, **common), units)
+    # Equal compute: every per-step method cut to about omegaprm's rollouts (rpe/pav also pay n per question).
+    small = {**common, "n": small_n}
+    mc_small = measure(f"mc@budget (n={small_n})", MCAnnotator(generator, task, **small), units)
+    rpe_small = measure(f"rpe@budget (n={small_n})", RPEAnnotator(generator, task, **small), units)
+    pav_small = measure(f"pav@budget (n={small_n})", PAVAnnotator(generator, task, **small), units)
     if args.tree:
         tree = OmegaPRMAnnotator(generator, task, mode="tree", budget=args.budget, **common)
         measure(f"omega-tree (k={args.n}, budget {args.budget})*", tree, [AnnotationUnit(p) for p in problems])
 
     table = Table(title=f"arith ({args.difficulty}): labels vs exact first error, {len(flat)} sampled solutions")
-    for column in ("annotator", "rollouts", "per solution", "vs mc", "step acc", "first-error acc", "labelled", "s"):
+    columns = ("annotator", "rollouts", "per solution", "vs mc", "policy tokens", "step acc", "first-error acc",
+               "wrong P", "wrong R", "labelled", "s")  # fmt: skip
+    for column in columns:
         table.add_column(column, justify="right")
-    for name, result, seconds in rows:
+    for name, result, seconds, tokens, (precision, recall) in rows:
         table.add_row(
             name,
             str(result.rollouts),
             f"{result.rollouts / max(result.solutions, 1):.1f}",
             f"{result.rollouts / max(mc.rollouts, 1):.0%}",
+            str(tokens),
             f"{result.step_accuracy:.3f}",
             f"{result.first_error_accuracy:.3f}",
+            f"{precision:.3f}",
+            f"{recall:.3f}",
             str(result.solutions),
             f"{seconds:.1f}",
         )
@@ -130,6 +145,19 @@ def main() -> None:
             "* tree mode labels its own rollouts (different solutions); 'labelled' counts them, and a search the"
             " budget cut short (first error unknown) counts as a first-error miss."
         )
+    console.print(
+        "wrong P / R: precision and recall of the steps a method calls wrong (prefix broken: at or after its first"
+        " error) against the exact ones."
+    )
+    best = max(
+        [("omegaprm", omega), ("rpe@budget", rpe_small), ("pav@budget", pav_small)], key=lambda item: item[1].first_error_accuracy
+    )
+    gain = 100 * (best[1].first_error_accuracy - mc_small.first_error_accuracy)
+    console.print(
+        f"equal rollouts (~{omega.rollouts}): best {best[0]} first-error accuracy {best[1].first_error_accuracy:.3f} vs "
+        f"mc@budget {mc_small.first_error_accuracy:.3f}: {gain:+.1f} points; at n={args.n}: rpe "
+        f"{rpe.first_error_accuracy:.3f}, pav {pav.first_error_accuracy:.3f} vs mc {mc.first_error_accuracy:.3f}"
+    )
     ratio = omega.rollouts / max(mc.rollouts, 1)
     holds = omega.first_error_accuracy >= mc.first_error_accuracy and ratio <= 0.40
     console.print(
@@ -138,6 +166,23 @@ def main() -> None:
         + ("[green]holds[/green]" if holds else "[red]does not hold[/red]")
         + f"; total {time.perf_counter() - started:.0f}s"
     )
+
+
+def _wrong_steps(task: ArithTask, records) -> tuple[float, float]:  # type: ignore[no-untyped-def]
+    """Precision and recall of "step is wrong" (prefix semantics: at or after a first error) vs the exact labels."""
+    true_pos = predicted = actual = 0
+    for record in records:
+        exact = task.first_error(record.problem, record.solution.steps)
+        own = record.labels.first_error
+        if exact is None or own is None:
+            continue
+        for i in range(len(record.solution.steps)):
+            truth = exact != -1 and i >= exact
+            guess = own != -1 and i >= own
+            true_pos += truth and guess
+            predicted += guess
+            actual += truth
+    return true_pos / max(predicted, 1), true_pos / max(actual, 1)
 
 
 if __name__ == "__main__":

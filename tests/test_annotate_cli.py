@@ -119,3 +119,15 @@ def test_missing_local_policy_dir_is_named(fakes, tmp_path):
     assert result.exit_code == 2
     assert f"--policy {missing}: no such folder" in " ".join(result.output.split())
     assert not CALLS  # failed before any generator was built
+
+
+@pytest.mark.parametrize("method", ["rpe", "pav"])
+def test_rpe_and_pav_commands_write_their_labels_and_resume(fakes, tmp_path, method):
+    out = tmp_path / method
+    args = ["annotate", method, *BASE, "--problems", "3", "--samples", "2", "--n", "3", "--out", str(out)]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    records = [r for p in out.glob("shard-*.jsonl") for _, r in read_jsonl(p)]
+    assert len(records) == 6 and all(r["labels"]["source"] == method for r in records)
+    again = CliRunner().invoke(app, args)
+    assert again.exit_code == 0 and "finished shard(s) skipped" in again.output and CALLS[1].calls == 0

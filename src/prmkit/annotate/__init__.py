@@ -1,13 +1,14 @@
 """Process-label synthesis: Monte Carlo step labels without human annotators.
 
-``mc`` (Math-Shepherd hard / soft estimation) and ``omegaprm`` (binary search for the first error,
-with OmegaPRM's rollout selection) label steps by sampling rollouts from step prefixes. Every
+``mc`` (Math-Shepherd hard / soft estimation), ``omegaprm`` (binary search for the first error,
+with OmegaPRM's rollout selection), ``rpe`` (GenPRM relative progress) and ``pav`` (advantage
+under a prover) label steps by sampling rollouts from step prefixes. Every
 annotator counts the rollouts it spends, batches all pending rollouts into few
 ``Generator.complete`` calls, and :func:`run_sharded` writes resumable JSONL shards.
 
     >>> from prmkit.annotate import load_annotator, ANNOTATORS
     >>> ANNOTATORS.names()
-    ['mc', 'omegaprm']
+    ['mc', 'omegaprm', 'pav', 'rpe']
     >>> mc = load_annotator("mc", generator=gen, task=task, n=8)   # doctest: +SKIP
 """
 
@@ -37,6 +38,10 @@ __all__ = [
     "MCConfig",
     "OmegaPRMAnnotator",
     "OmegaPRMConfig",
+    "PAVAnnotator",
+    "PAVConfig",
+    "RPEAnnotator",
+    "RPEConfig",
     "RolloutConfig",
     "SamplerConfig",
     "SolutionSampler",
@@ -50,6 +55,8 @@ __all__ = [
 ANNOTATORS = Registry("annotator")
 ANNOTATORS.register("mc", "prmkit.annotate.mc:MCAnnotator")
 ANNOTATORS.register("omegaprm", "prmkit.annotate.omegaprm:OmegaPRMAnnotator")
+ANNOTATORS.register("rpe", "prmkit.annotate.rpe:RPEAnnotator")
+ANNOTATORS.register("pav", "prmkit.annotate.pav:PAVAnnotator")
 
 
 def load_annotator(name: str, **options: Any) -> Annotator:
@@ -64,6 +71,10 @@ def __getattr__(name: str) -> Any:
         "MCConfig": ("mc", "MCConfig"),
         "OmegaPRMAnnotator": ("omegaprm", "OmegaPRMAnnotator"),
         "OmegaPRMConfig": ("omegaprm", "OmegaPRMConfig"),
+        "RPEAnnotator": ("rpe", "RPEAnnotator"),
+        "RPEConfig": ("rpe", "RPEConfig"),
+        "PAVAnnotator": ("pav", "PAVAnnotator"),
+        "PAVConfig": ("pav", "PAVConfig"),
     }
     if name in targets:
         import importlib

@@ -5,11 +5,14 @@ from __future__ import annotations
 import dataclasses
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
+from collections.abc import Generator as PyGenerator
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from prmkit.annotate._rollouts import (
     Roller,
+    Rollout,
+    RolloutRequest,
     UnitCoroutine,
     derive_seed,
     drive,
@@ -20,7 +23,14 @@ from prmkit.generation import Generator
 from prmkit.tasks import Task
 from prmkit.types import LabelledSolution, Problem, Solution, StepLabels
 
-__all__ = ["AnnotationUnit", "Annotator", "RolloutConfig", "hard_labels", "units_from_records"]
+__all__ = [
+    "AnnotationUnit",
+    "Annotator",
+    "PrefixValues",
+    "RolloutConfig",
+    "hard_labels",
+    "units_from_records",
+]
 
 
 @dataclass
@@ -84,6 +94,24 @@ def hard_labels(first_error: int, num_steps: int) -> list[float | None]:
     if first_error == -1:
         return [1.0] * num_steps
     return [1.0] * first_error + [0.0] + [None] * (num_steps - first_error - 1)
+
+
+@dataclass
+class PrefixValues:
+    """Monte Carlo values of every prefix of one unit's solutions (what mc, rpe and pav label from).
+
+    Attributes:
+        root: ``MC(question)``: fraction of ``n`` rollouts from the bare question that are right
+            (``None`` when it was not asked for).
+        values: per solution ``[MC(steps[:1]), ..., MC(steps[:T])]``; the last entry is the
+            solution's own final answer graded (1.0 / 0.0, no rollouts).
+        rollouts: per solution, the rollouts behind its values (``n * (T - 1)``; the root's ``n``
+            are charged to the unit's first solution).
+    """
+
+    root: float | None
+    values: list[list[float]]
+    rollouts: list[int]
 
 
 class Annotator(ABC):
@@ -156,6 +184,34 @@ class Annotator(ABC):
         return [record for records in per_unit for record in records]
 
     # -- helpers for subclasses -----------------------------------------------------------------
+
+    def _prefix_values(
+        self, unit: AnnotationUnit, *, root: bool
+    ) -> PyGenerator[list[RolloutRequest], list[list[Rollout]], PrefixValues]:
+        """Estimate MC of every inner prefix of every solution (and of the bare question when
+        ``root``) in one batched round; use as ``values = yield from self._prefix_values(unit, root=...)``."""
+        problem, solutions, n = unit.problem, unit.solutions or [], self.config.n
+        requests = [
+            RolloutRequest(problem, tuple(solution.steps[:t]), n)
+            for solution in solutions
+            for t in range(1, len(solution.steps))
+        ]
+        if root and solutions:
+            requests.append(RolloutRequest(problem, (), n))
+        rollouts = yield requests
+        values, spent, offset = [], [], 0
+        for solution in solutions:
+            inner = len(solution.steps) - 1
+            mc = [sum(r.correct for r in rs) / n for rs in rollouts[offset : offset + inner]]
+            offset += inner
+            mc.append(1.0 if self._final_correct(problem, solution.steps)[1] else 0.0)
+            values.append(mc)
+            spent.append(n * inner)
+        root_mc = None
+        if root and solutions:
+            root_mc = sum(r.correct for r in rollouts[offset]) / n
+            spent[0] += n
+        return PrefixValues(root_mc, values, spent)
 
     def _final_correct(self, problem: Problem, steps: Sequence[str]) -> tuple[str | None, bool]:
         """Grade a complete solution by its own final answer (no rollouts needed)."""

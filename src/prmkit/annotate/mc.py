@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from prmkit.annotate._base import AnnotationUnit, Annotator, RolloutConfig
-from prmkit.annotate._rollouts import RolloutRequest, UnitCoroutine
+from prmkit.annotate._rollouts import UnitCoroutine
 from prmkit.generation import Generator
 from prmkit.tasks import Task
 from prmkit.types import LabelledSolution, StepLabels
@@ -71,27 +71,16 @@ class MCAnnotator(Annotator):
         self.config: MCConfig = config
 
     def unit(self, unit: AnnotationUnit) -> UnitCoroutine:
-        problem, solutions, n = unit.problem, unit.solutions or [], self.config.n
-        requests = [
-            RolloutRequest(problem, tuple(solution.steps[:t]), n)
-            for solution in solutions
-            for t in range(1, len(solution.steps))
-        ]
-        rollouts = yield requests
+        found = yield from self._prefix_values(unit, root=False)
         records: list[LabelledSolution] = []
-        offset = 0
-        for solution in solutions:
-            inner = len(solution.steps) - 1
-            mc: list[float | None] = [sum(r.correct for r in rs) / n for rs in rollouts[offset : offset + inner]]
-            offset += inner
-            mc.append(1.0 if self._final_correct(problem, solution.steps)[1] else 0.0)
+        for solution, mc, spent in zip(unit.solutions or [], found.values, found.rollouts):
             hard = [1.0 if value else 0.0 for value in mc]
             first_error = next((i for i, value in enumerate(hard) if value == 0.0), -1)
             labels = StepLabels(
                 labels=hard if self.config.labels == "hard" else list(mc),
                 first_error=first_error,
                 source="mc",
-                rollouts=n * inner,
+                rollouts=spent,
             )
-            records.append(self._record(problem, solution.steps, solution, labels, mc))
+            records.append(self._record(unit.problem, solution.steps, solution, labels, list(mc)))
         return records

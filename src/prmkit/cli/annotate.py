@@ -1,8 +1,10 @@
-"""`prmkit annotate`: Synthesize process labels (Monte Carlo, OmegaPRM).
+"""`prmkit annotate`: Synthesize process labels (Monte Carlo, OmegaPRM, RPE, PAV).
 
     prmkit annotate mc --task arith --policy demo --problems 64 --samples 4 --n 8 --out labels/mc
     prmkit annotate omegaprm --task arith --policy demo --problems 64 --n 8 --budget 100 --out labels/omega
     prmkit annotate omegaprm --mode solution --samples 4 --out labels/omega-sol   # binary search on sampled solutions
+    prmkit annotate rpe --epsilon 0.8 --out labels/rpe             # GenPRM relative progress
+    prmkit annotate pav --prover runs/other_policy --out labels/pav  # advantage under a prover
 
 Both write resumable shards (rerun the same command to finish an interrupted job) and print where
 the shards went and how many rollouts they cost.
@@ -20,7 +22,7 @@ from prmkit.cli._common import checkpoint_path, console, fail, load_cli_task, pa
 
 __all__ = ["app"]
 
-app = typer.Typer(help="Synthesize process labels (Monte Carlo, OmegaPRM).", no_args_is_help=True)
+app = typer.Typer(help="Synthesize process labels (Monte Carlo, OmegaPRM, RPE, PAV).", no_args_is_help=True)
 
 # Options shared by both commands (typer reads the defaults and help from these annotations).
 Task = Annotated[str, typer.Option(help="Registered task name (arith, gsm8k, ...).")]
@@ -114,6 +116,64 @@ def omegaprm(
     _run("omegaprm", config, _Job(task, task_option, policy, generator, generator_option, problems, split, samples, out, shard_size, solutions, threads))  # fmt: skip
 
 
+@app.command("rpe")
+def rpe(
+    task: Task = "arith",
+    policy: Policy = "demo",
+    generator: GeneratorName = "transformers",
+    problems: Problems = 64,
+    split: Split = "train",
+    n: N = 8,
+    epsilon: Annotated[float, typer.Option(help="Step is good when MC(after) / MC(before) >= epsilon (GenPRM: 0.8).")] = 0.8,
+    samples: Samples = 4,
+    out: Out = Path("labels/rpe"),
+    shard_size: ShardSize = 16,
+    max_new_tokens: MaxNewTokens = 256,
+    temperature: Temperature = 1.0,
+    seed: Seed = 0,
+    batch_size: BatchSize = 64,
+    task_option: TaskOption = [],  # noqa: B006
+    generator_option: GeneratorOption = [],  # noqa: B006
+    solutions: Solutions = None,
+    threads: Threads = 1,
+) -> None:
+    """GenPRM relative progress: step good iff MC(prefix+step) / MC(prefix) >= epsilon (Zhao et al. 2025)."""
+    from prmkit.annotate.rpe import RPEConfig
+
+    config = _config(RPEConfig, n=n, epsilon=epsilon, max_new_tokens=max_new_tokens, temperature=temperature, seed=seed, batch_size=batch_size)
+    _run("rpe", config, _Job(task, task_option, policy, generator, generator_option, problems, split, samples, out, shard_size, solutions, threads))  # fmt: skip
+
+
+@app.command("pav")
+def pav(
+    task: Task = "arith",
+    policy: Policy = "demo",
+    generator: GeneratorName = "transformers",
+    problems: Problems = 64,
+    split: Split = "train",
+    n: N = 8,
+    labels: Annotated[str, typer.Option(help="'hard' (1 iff A >= threshold) or 'advantage' ((1 + A) / 2).")] = "hard",
+    threshold: Annotated[float, typer.Option(help="A step is good when A = Q(prefix+step) - V(prefix) >= threshold.")] = 0.0,
+    prover: Annotated[str | None, typer.Option(help="Prover checkpoint whose rollouts estimate Q and V (default: --policy).")] = None,
+    samples: Samples = 4,
+    out: Out = Path("labels/pav"),
+    shard_size: ShardSize = 16,
+    max_new_tokens: MaxNewTokens = 256,
+    temperature: Temperature = 1.0,
+    seed: Seed = 0,
+    batch_size: BatchSize = 64,
+    task_option: TaskOption = [],  # noqa: B006
+    generator_option: GeneratorOption = [],  # noqa: B006
+    solutions: Solutions = None,
+    threads: Threads = 1,
+) -> None:
+    """Process advantage under a prover, A = Q(prefix+step) - V(prefix), MC-estimated (Setlur et al. 2024)."""
+    from prmkit.annotate.pav import PAVConfig
+
+    config = _config(PAVConfig, n=n, labels=labels, threshold=threshold, max_new_tokens=max_new_tokens, temperature=temperature, seed=seed, batch_size=batch_size)  # fmt: skip
+    _run("pav", config, _Job(task, task_option, policy, generator, generator_option, problems, split, samples, out, shard_size, solutions, threads), prover=prover)  # fmt: skip
+
+
 def _config(kind: type, **fields: Any) -> Any:
     from prmkit.cli._config import as_flags
 
@@ -158,7 +218,7 @@ class _Job:
     threads: int
 
 
-def _run(name: str, config: Any, job: _Job) -> None:
+def _run(name: str, config: Any, job: _Job, prover: str | None = None) -> None:
     """Config -> setup (task, problems, policy) -> sharded run -> where the outputs went."""
     from prmkit._registry import UnknownNameError
     from prmkit.annotate import ANNOTATORS, AnnotationUnit, SolutionSampler, run_sharded
@@ -181,7 +241,11 @@ def _run(name: str, config: Any, job: _Job) -> None:
             generator = load_generator(job.generator, model=policy, **parse_options(job.generator_option))
         except TypeError as err:
             fail(f"generator {job.generator!r} does not take the options {sorted(parse_options(job.generator_option))}: {err}")
-        annotator = ANNOTATORS.get(name)(generator, task, config)
+        roller = generator
+        if prover is not None:  # pav: rollouts from another checkpoint, solutions from --policy
+            path = checkpoint_path(prover, "--prover", demo=True, hub=job.generator == "transformers")
+            roller = load_generator(job.generator, model=path, **parse_options(job.generator_option))
+        annotator = ANNOTATORS.get(name)(roller, task, config)
         sampler = None
         if annotator.needs_solutions and not job.solutions:
             sampler = SolutionSampler(
@@ -194,6 +258,8 @@ def _run(name: str, config: Any, job: _Job) -> None:
             "task": job.task, "task_options": parse_options(job.task_option), "split": job.split, "policy": job.policy,
             "generator": job.generator, "solutions": str(job.solutions) if job.solutions else None,
         }  # fmt: skip
+        if prover is not None:
+            identity["prover"] = prover
         run = run_sharded(annotator, units, job.out, shard_size=job.shard_size, sampler=sampler, job=identity)
     except (UnknownNameError, ValueError, FileNotFoundError, OSError) as err:
         fail(str(err))

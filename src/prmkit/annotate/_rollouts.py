@@ -98,6 +98,7 @@ class Roller:
     Attributes:
         calls: ``complete`` calls made so far.
         rollouts: completions received so far (the cost unit every annotator reports).
+        tokens: tokens the policy generated for them.
     """
 
     def __init__(
@@ -118,6 +119,7 @@ class Roller:
         self.batch_size = batch_size
         self.calls = 0
         self.rollouts = 0
+        self.tokens = 0
 
     def run(self, requests: Sequence[RolloutRequest], *, seed: int) -> list[list[Rollout]]:
         """Sample and grade every request; returns one list of ``request.n`` rollouts per request.
@@ -157,6 +159,7 @@ class Roller:
                 for i, text, completions in zip(chunk, prefixes, outputs):
                     request = requests[i]
                     for completion in completions:
+                        self.tokens += completion.num_tokens
                         answer, correct = grade(self.task, request.problem, text + completion.text)
                         results[i].append(
                             Rollout(

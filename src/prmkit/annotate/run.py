@@ -9,9 +9,9 @@
 
 from __future__ import annotations
 
-import contextlib
+import functools
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,6 +19,8 @@ from typing import Any
 from prmkit.annotate._base import AnnotationUnit, Annotator
 from prmkit.annotate._shards import ShardStore
 from prmkit.annotate.sample import SolutionSampler
+from prmkit.distributed._local import LocalEngine
+from prmkit.distributed._report import JobReport
 
 __all__ = ["AnnotationRun", "run_sharded"]
 
@@ -37,6 +39,7 @@ class AnnotationRun:
         shards_skipped: shards found finished and skipped.
         calls: ``Generator.complete`` calls this run made (sampling and labelling).
         complete: whether every shard is finished.
+        report: the :class:`~prmkit.distributed.JobReport` of this run (per-worker rollouts, tokens, time).
     """
 
     out_dir: Path
@@ -48,27 +51,46 @@ class AnnotationRun:
     shards_skipped: int = 0
     calls: int = 0
     complete: bool = False
+    report: Any = None
 
 
-@contextlib.contextmanager
-def _progress(enabled: bool, total: int, description: str) -> Iterator[object]:
-    if not enabled:
-        yield lambda *_: None
-        return
-    from rich.console import Console
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
+def _same(value: Any) -> Any:
+    """The worker factory's body: the (unpickled) labeller itself."""
+    return value
 
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn())
-    with Progress(*columns, console=Console(stderr=True)) as bar:
-        task_id = bar.add_task(description, total=total)
-        yield lambda advance=1: bar.advance(task_id, advance)
+
+@dataclass
+class ShardLabeller:
+    """Labels one shard wherever it runs: samples missing solutions, then annotates.
+
+    Its seeds come from the shard number and the configs only (never from the process or the
+    worker), so any engine writes the same shard. Sent to Ray workers by pickle: give the annotator
+    a :class:`~prmkit.distributed.LazyGenerator` so each worker loads its own policy.
+    """
+
+    annotator: Annotator
+    sampler: SolutionSampler | None
+
+    def __call__(self, item: tuple[int, list[AnnotationUnit]]) -> tuple[list[Any], dict[str, Any]]:
+        """``(shard, units) -> (records, stats)``; stats count rollouts, samples, records, calls, tokens."""
+        shard, shard_units = item
+        annotator, sampler = self.annotator, self.sampler
+        rollers = [annotator.roller] + ([sampler.roller] if sampler else [])
+        before = [(r.calls, r.tokens) for r in rollers]
+        rollouts_before = annotator.roller.rollouts
+        samples_before = sampler.samples_drawn if sampler else 0
+        if annotator.needs_solutions and sampler is not None:
+            needing = [u for u in shard_units if u.solutions is None]
+            for unit, solutions in zip(needing, sampler([u.problem for u in needing], key=shard)):
+                unit.solutions = solutions
+        records = annotator.annotate(shard_units, key=shard)
+        return records, {
+            "rollouts": annotator.roller.rollouts - rollouts_before,
+            "samples": (sampler.samples_drawn if sampler else 0) - samples_before,
+            "records": len(records),
+            "calls": sum(r.calls - c for r, (c, _) in zip(rollers, before)),
+            "tokens": sum(r.tokens - t for r, (_, t) in zip(rollers, before)),
+        }
 
 
 def run_sharded(
@@ -81,6 +103,7 @@ def run_sharded(
     max_shards: int | None = None,
     progress: bool = True,
     job: dict[str, Any] | None = None,
+    engine: Any = None,
 ) -> AnnotationRun:
     """Label ``units`` shard by shard into ``out_dir``; finished shards are skipped on a rerun.
 
@@ -99,6 +122,8 @@ def run_sharded(
         progress: show a progress bar over units.
         job: what else determines the labels (task, its options, policy path, split); stored in
             ``run.json`` and checked on resume like the annotator's settings.
+        engine: where shards run (:mod:`prmkit.distributed`); default: the local engine, in this
+            process. Any engine writes the same shards; this process writes them as they finish.
 
     Returns:
         An :class:`AnnotationRun` with the shard paths and the rollouts spent.
@@ -121,35 +146,24 @@ def run_sharded(
                 "pass sampler=SolutionSampler(generator, task) or give every unit its solutions"
             )
     run = AnnotationRun(out_dir=store.out_dir)
-    calls_before = annotator.roller.calls + (sampler.roller.calls if sampler else 0)
     todo = [shard for shard in range(store.num_shards) if not store.is_done(shard)]
     run.shards_skipped = store.num_shards - len(todo)
     if max_shards is not None:
         todo = todo[:max_shards]
     done_units = len(units) - sum(len(store.units_of(s)) for s in range(store.num_shards) if not store.is_done(s))
-    with _progress(progress, len(units), f"{annotator.name} labels") as advance:
-        advance(done_units)  # type: ignore[operator]
-        for shard in todo:
-            # Copies: sampled solutions go into these, never into the caller's units.
-            shard_units = [AnnotationUnit(units[i].problem, units[i].solutions) for i in store.units_of(shard)]
-            rollouts_before = annotator.roller.rollouts
-            samples_before = sampler.samples_drawn if sampler else 0
-            if annotator.needs_solutions and sampler is not None:
-                needing = [u for u in shard_units if u.solutions is None]
-                for unit, solutions in zip(needing, sampler([u.problem for u in needing], key=shard)):
-                    unit.solutions = solutions
-            records = annotator.annotate(shard_units, key=shard, on_done=lambda _: advance())  # type: ignore[operator]
-            store.write(
-                shard,
-                records,
-                {
-                    "rollouts": annotator.roller.rollouts - rollouts_before,
-                    "samples": (sampler.samples_drawn if sampler else 0) - samples_before,
-                    "records": len(records),
-                },
-            )
+    # Copies: sampled solutions go into these, never into the caller's units.
+    items = [(shard, [AnnotationUnit(units[i].problem, units[i].solutions) for i in store.units_of(shard)]) for shard in todo]
+    engine = engine if engine is not None else LocalEngine()
+    report = JobReport(len(units), f"{annotator.name} labels", done=done_units, progress=progress)
+    with report:
+        for done in engine.map(functools.partial(_same, ShardLabeller(annotator, sampler)), items):
+            shard, (records, stats) = todo[done.index], done.value
+            store.write(shard, records, stats)
             run.shards_written += 1
-    run.calls = annotator.roller.calls + (sampler.roller.calls if sampler else 0) - calls_before
+            run.calls += stats["calls"]
+            report.add(done, units=len(items[done.index][1]), rollouts=stats["rollouts"] + stats["samples"],
+                       tokens=stats["tokens"])
+    run.report = report
     for shard in range(store.num_shards):
         if store.is_done(shard):
             stats = store.stats(shard)

@@ -41,6 +41,11 @@ BatchSize = Annotated[int, typer.Option(help="Prompts per Generator.complete cal
 TaskOption = Annotated[list[str], typer.Option(help="Task constructor option as key=value; repeatable.")]
 GeneratorOption = Annotated[list[str], typer.Option(help="Generator option as key=value (e.g. device=cuda); repeatable.")]
 Threads = Annotated[int, typer.Option(help="torch CPU threads (0 = torch's default); 1 is fastest for tiny policies on busy CPUs.")]
+EngineName = Annotated[str, typer.Option("--engine", help="'local' (this process) or 'ray' (a Ray Data actor pool; same shards).")]
+Address = Annotated[str | None, typer.Option(help="Ray cluster to join with --engine ray ('auto', 'HOST:6379'); default: start a local Ray.")]
+Workers = Annotated[int, typer.Option(help="Ray actors, each holding one policy (--engine ray).")]
+ThreadsPerWorker = Annotated[int, typer.Option(help="CPUs / torch threads per Ray actor (--engine ray).")]
+GpusPerWorker = Annotated[float, typer.Option(help="GPUs per Ray actor (--engine ray; fractions share a GPU).")]
 Solutions = Annotated[
     Path | None,
     typer.Option(help="JSONL of LabelledSolution records to label instead of sampling (--problems caps the problems)."),
@@ -72,12 +77,17 @@ def mc(
     generator_option: GeneratorOption = [],  # noqa: B006
     solutions: Solutions = None,
     threads: Threads = 1,
+    engine: EngineName = "local",
+    address: Address = None,
+    workers: Workers = 2,
+    threads_per_worker: ThreadsPerWorker = 1,
+    num_gpus_per_worker: GpusPerWorker = 0.0,
 ) -> None:
     """Math-Shepherd Monte Carlo labels: n rollouts from every step prefix of sampled solutions."""
     from prmkit.annotate.mc import MCConfig
 
     config = _config(MCConfig, n=n, labels=labels, max_new_tokens=max_new_tokens, temperature=temperature, seed=seed, batch_size=batch_size)
-    _run("mc", config, _Job(task, task_option, policy, generator, generator_option, problems, split, samples, out, shard_size, solutions, threads))  # fmt: skip
+    _run("mc", config, _Job(task, task_option, policy, generator, generator_option, problems, split, samples, out, shard_size, solutions, threads, _Engine(engine, address, workers, threads_per_worker, num_gpus_per_worker)))  # fmt: skip
 
 
 @app.command("omegaprm")
@@ -105,6 +115,11 @@ def omegaprm(
     generator_option: GeneratorOption = [],  # noqa: B006
     solutions: Solutions = None,
     threads: Threads = 1,
+    engine: EngineName = "local",
+    address: Address = None,
+    workers: Workers = 2,
+    threads_per_worker: ThreadsPerWorker = 1,
+    num_gpus_per_worker: GpusPerWorker = 0.0,
 ) -> None:
     """OmegaPRM: binary search for each first error, choosing rollouts by Q + U (Luo et al. 2024)."""
     from prmkit.annotate.omegaprm import OmegaPRMConfig
@@ -113,7 +128,7 @@ def omegaprm(
         OmegaPRMConfig, n=n, mode=mode, budget=budget, alpha=alpha, beta=beta, length_scale=length_scale, c_puct=c_puct,
         max_new_tokens=max_new_tokens, temperature=temperature, seed=seed, batch_size=batch_size,
     )  # fmt: skip
-    _run("omegaprm", config, _Job(task, task_option, policy, generator, generator_option, problems, split, samples, out, shard_size, solutions, threads))  # fmt: skip
+    _run("omegaprm", config, _Job(task, task_option, policy, generator, generator_option, problems, split, samples, out, shard_size, solutions, threads, _Engine(engine, address, workers, threads_per_worker, num_gpus_per_worker)))  # fmt: skip
 
 
 @app.command("rpe")
@@ -136,12 +151,17 @@ def rpe(
     generator_option: GeneratorOption = [],  # noqa: B006
     solutions: Solutions = None,
     threads: Threads = 1,
+    engine: EngineName = "local",
+    address: Address = None,
+    workers: Workers = 2,
+    threads_per_worker: ThreadsPerWorker = 1,
+    num_gpus_per_worker: GpusPerWorker = 0.0,
 ) -> None:
     """GenPRM relative progress: step good iff MC(prefix+step) / MC(prefix) >= epsilon (Zhao et al. 2025)."""
     from prmkit.annotate.rpe import RPEConfig
 
     config = _config(RPEConfig, n=n, epsilon=epsilon, max_new_tokens=max_new_tokens, temperature=temperature, seed=seed, batch_size=batch_size)
-    _run("rpe", config, _Job(task, task_option, policy, generator, generator_option, problems, split, samples, out, shard_size, solutions, threads))  # fmt: skip
+    _run("rpe", config, _Job(task, task_option, policy, generator, generator_option, problems, split, samples, out, shard_size, solutions, threads, _Engine(engine, address, workers, threads_per_worker, num_gpus_per_worker)))  # fmt: skip
 
 
 @app.command("pav")
@@ -166,12 +186,17 @@ def pav(
     generator_option: GeneratorOption = [],  # noqa: B006
     solutions: Solutions = None,
     threads: Threads = 1,
+    engine: EngineName = "local",
+    address: Address = None,
+    workers: Workers = 2,
+    threads_per_worker: ThreadsPerWorker = 1,
+    num_gpus_per_worker: GpusPerWorker = 0.0,
 ) -> None:
     """Process advantage under a prover, A = Q(prefix+step) - V(prefix), MC-estimated (Setlur et al. 2024)."""
     from prmkit.annotate.pav import PAVConfig
 
     config = _config(PAVConfig, n=n, labels=labels, threshold=threshold, max_new_tokens=max_new_tokens, temperature=temperature, seed=seed, batch_size=batch_size)  # fmt: skip
-    _run("pav", config, _Job(task, task_option, policy, generator, generator_option, problems, split, samples, out, shard_size, solutions, threads), prover=prover)  # fmt: skip
+    _run("pav", config, _Job(task, task_option, policy, generator, generator_option, problems, split, samples, out, shard_size, solutions, threads, _Engine(engine, address, workers, threads_per_worker, num_gpus_per_worker)), prover=prover)  # fmt: skip
 
 
 def _config(kind: type, **fields: Any) -> Any:
@@ -201,6 +226,25 @@ def _read_units(path: Path) -> list[Any]:
 
 
 @dataclass
+class _Engine:
+    """The --engine flags."""
+
+    name: str
+    address: str | None
+    workers: int
+    threads_per_worker: int
+    num_gpus_per_worker: float
+
+    def build(self) -> Any:
+        from prmkit.distributed import load_engine
+
+        if self.name == "local":
+            return load_engine("local")
+        return load_engine("ray", address=self.address, workers=self.workers, threads_per_worker=self.threads_per_worker,
+                           num_gpus_per_worker=self.num_gpus_per_worker)
+
+
+@dataclass
 class _Job:
     """The flags both commands share (everything but the annotator's own settings)."""
 
@@ -216,6 +260,7 @@ class _Job:
     shard_size: int
     solutions: Path | None
     threads: int
+    engine: _Engine
 
 
 def _run(name: str, config: Any, job: _Job, prover: str | None = None) -> None:
@@ -237,11 +282,20 @@ def _run(name: str, config: Any, job: _Job, prover: str | None = None) -> None:
             units = _read_units(job.solutions)[: job.problems]
         else:
             units = [AnnotationUnit(p) for p in task.problems(job.split)[: job.problems]]
+        if job.engine.name not in ("local", "ray"):
+            fail(f"--engine {job.engine.name!r}: choose local or ray")
         try:
-            generator = load_generator(job.generator, model=policy, **parse_options(job.generator_option))
+            if job.engine.name == "ray":  # each Ray actor loads its own copy
+                from prmkit.distributed import LazyGenerator
+
+                generator = LazyGenerator(job.generator, model=policy, **parse_options(job.generator_option))
+            else:
+                generator = load_generator(job.generator, model=policy, **parse_options(job.generator_option))
         except TypeError as err:
             fail(f"generator {job.generator!r} does not take the options {sorted(parse_options(job.generator_option))}: {err}")
         roller = generator
+        if prover is not None and job.engine.name != "local":
+            fail("--prover runs on --engine local only (each Ray worker would need its own prover copy)")
         if prover is not None:  # pav: rollouts from another checkpoint, solutions from --policy
             path = checkpoint_path(prover, "--prover", demo=True, hub=job.generator == "transformers")
             roller = load_generator(job.generator, model=path, **parse_options(job.generator_option))
@@ -260,7 +314,13 @@ def _run(name: str, config: Any, job: _Job, prover: str | None = None) -> None:
         }  # fmt: skip
         if prover is not None:
             identity["prover"] = prover
-        run = run_sharded(annotator, units, job.out, shard_size=job.shard_size, sampler=sampler, job=identity)
+        engine = job.engine.build()
+        try:
+            run = run_sharded(annotator, units, job.out, shard_size=job.shard_size, sampler=sampler, job=identity,
+                              engine=engine)
+        finally:
+            if hasattr(engine, "shutdown"):
+                engine.shutdown()
     except (UnknownNameError, ValueError, FileNotFoundError, OSError) as err:
         fail(str(err))
     if run.shards_skipped:
@@ -268,3 +328,5 @@ def _run(name: str, config: Any, job: _Job, prover: str | None = None) -> None:
     console.print(f"shards: {run.out_dir} ({len(run.shards)} files shard-*.jsonl, {run.records} labelled solutions)", soft_wrap=True)
     sampled = f", {run.samples} solutions sampled" if run.samples else ""
     console.print(f"rollouts: {run.rollouts} total{sampled}; this run made {run.calls} generator calls")
+    if run.report is not None and run.report.workers:
+        console.print(run.report.table(f"per worker ({job.engine.name} engine)"))

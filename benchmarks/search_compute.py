@@ -10,6 +10,7 @@ ceiling:
     beam          step-level beam search (beam width 4)
     dvts          diverse verifier tree search (N/4 subtrees)
     mcts          MCTS with PRM values (PUCT, 4 children per expansion)
+    particle_filtering  N particles, one step each per round, resampled by softmax(PRM / 0.2), weighted vote
 
 at several budgets N, and prints accuracy against policy tokens generated per problem (the compute
 axis), plus two speed figures measured side by side: searching 32 prompts at once vs one at a time
@@ -67,6 +68,7 @@ VARIANTS = {  # name -> (method, selection)
     "beam": ("beam", "weighted"),
     "dvts": ("dvts", "weighted"),
     "mcts": ("mcts", "weighted"),
+    "particle_filtering": ("particle_filtering", "weighted"),
 }
 
 
@@ -78,6 +80,8 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--problems", type=int, default=64, help="held-out arith problems")
     parser.add_argument("--budgets", type=int, nargs="+", default=[4, 8, 16, 32], help="candidate budgets N")
     parser.add_argument("--temperature", type=float, default=1.0, help="policy sampling temperature")
+    parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS),
+                        help="which rows to run (default all)")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (1 suits tiny models)")
     parser.add_argument("--out", default="search_compute", help="output folder (results JSONL, summary JSON, plot)")
     return parser.parse_args()
@@ -104,6 +108,8 @@ def main() -> None:
     records = []
     for prm_name, scorer in scorers.items():
         for variant, (method, selection) in VARIANTS.items():
+            if variant not in args.variants:
+                continue
             if prm_name == "oracle" and variant == "majority":
                 continue  # majority vote ignores the PRM
             for n in args.budgets:
@@ -118,7 +124,7 @@ def main() -> None:
     rows = summarize(records)
     console.print(summary_table(rows, f"arith held-out ({len(problems)} problems): accuracy vs policy tokens per problem"))
     plot = plot_budget_curves([r for r in rows if "oracle" not in r["method"]], out / "accuracy_vs_tokens.png",
-                              ceiling={"ceiling: oracle PRM, best beam run": _best(rows, "beam (oracle)")})
+                              ceiling={"ceiling: oracle PRM, best beam run": _best(rows, "beam (oracle)")} if "beam" in args.variants else None)
     speed = _speed(task, generator, scorers["prm"], args.prm, family, problems[:32], console)
     (out / "summary.json").write_text(json.dumps({"rows": rows, "speed": speed}, indent=2))
     console.print(f"results: {out / 'results.jsonl'}  summary: {out / 'summary.json'}  plot: {plot}")

@@ -1,4 +1,4 @@
-"""`prmkit search`: test-time search (best-of-N, beam, DVTS, MCTS, early rejection) with a policy and a PRM."""
+"""`prmkit search`: test-time search (best-of-N, beam, DVTS, MCTS, early rejection, particle filtering) with a policy and a PRM."""
 
 from __future__ import annotations
 
@@ -22,13 +22,14 @@ __all__ = ["NAME", "HELP", "run"]
 
 NAME = "search"
 HELP = (
-    "Test-time search (best-of-N, beam, DVTS, MCTS, early rejection) with a policy and a PRM.\n\n"
+    "Test-time search (best-of-N, beam, DVTS, MCTS, early rejection, particle filtering) with a policy and a PRM.\n\n"
     "Prints accuracy vs compute per method and N, and writes one SearchResult JSON line per problem "
     "(the input of `prmkit eval bon`).\n\n"
     "Examples:\n\n"
     "    prmkit search --policy runs/arith_policy --prm arith-oracle --method best_of_n --method beam --n 4 --n 16\n\n"
     "    prmkit search --policy runs/arith_policy --prm runs/prm --prm-family token-cls --method mcts "
-    "--option c_puct=1.5 --out mcts.jsonl --plot"
+    "--option c_puct=1.5 --out mcts.jsonl --plot\n\n"
+    "    prmkit search --policy demo --prm runs/prm --method particle_filtering --n 8 --option resample_temperature=0.2"
 )
 
 

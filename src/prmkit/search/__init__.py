@@ -7,7 +7,7 @@ all final candidates, the chosen one and the compute spent (:class:`Budget`):
     >>> results = run_search("beam", task, policy, prm, problems, SearchConfig(n=16))  # doctest: +SKIP
 
 Methods (registered by name in :data:`SEARCH_METHODS`): ``best_of_n``, ``beam``, ``dvts``,
-``mcts``, ``early_reject``.
+``mcts``, ``early_reject``, ``particle_filtering``.
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ for _name, _target in {
     "dvts": "prmkit.search.beam:dvts",
     "mcts": "prmkit.search.mcts:mcts",
     "early_reject": "prmkit.search.early_reject:early_reject",
+    "particle_filtering": "prmkit.search.particle_filtering:particle_filtering",
 }.items():
     SEARCH_METHODS.register(_name, _target)
 

@@ -17,7 +17,8 @@ class SearchConfig:
 
     Attributes:
         n: candidate budget — full samples for best_of_n / early_reject, beams kept x width for
-            beam, subtrees x width for dvts, expansions per problem for mcts.
+            beam, subtrees x width for dvts, expansions per problem for mcts,
+            particles per problem for particle_filtering.
         beam_width: next steps proposed per active beam (beam, dvts); children per expansion (mcts).
         max_steps: maximum number of steps in a solution (step-wise methods).
         max_step_tokens: token cap of one step (step-wise methods).
@@ -31,6 +32,9 @@ class SearchConfig:
             node's value (0 = PRM value only, as in ReST-MCTS*; >0 adds rStar-style rollouts).
         prefix_tokens: early_reject: tokens generated before the partial solutions are scored.
         keep_fraction: early_reject: fraction of candidates kept after the partial scoring.
+        resample_temperature: particle_filtering: particles are drawn with probability
+            softmax(aggregated PRM score / resample_temperature); small = greedy, large = uniform
+            (0.2: a particle scored 1 is e^5 ~ 150x likelier to be drawn than one scored 0).
         seed: base random seed (the same seed gives the same run).
     """
 
@@ -47,6 +51,7 @@ class SearchConfig:
     rollout_weight: float = 0.0
     prefix_tokens: int = 16
     keep_fraction: float = 0.5
+    resample_temperature: float = 0.2
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -63,6 +68,8 @@ class SearchConfig:
             errors.append(f"aggregation {self.aggregation!r} is not one of {AGGREGATIONS}")
         if self.selection not in SELECTIONS:
             errors.append(f"selection {self.selection!r} is not one of {SELECTIONS}")
+        if self.resample_temperature <= 0:
+            errors.append(f"resample_temperature must be > 0 (got {self.resample_temperature})")
         if not 0.0 < self.keep_fraction <= 1.0:
             errors.append(f"keep_fraction must be in (0, 1] (got {self.keep_fraction})")
         if not 0.0 <= self.rollout_weight <= 1.0:

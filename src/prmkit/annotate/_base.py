@@ -117,7 +117,7 @@ class PrefixValues:
 class Annotator(ABC):
     """Base of the Monte Carlo annotators: owns the :class:`Roller` and the batched run loop.
 
-    Subclasses set :attr:`name` (and :attr:`needs_solutions` when it can be false) and write :meth:`unit`, a coroutine per
+    Subclasses set :attr:`name`, :attr:`config_class` (and :attr:`needs_solutions` when it can be false) and write :meth:`unit`, a coroutine per
     :class:`AnnotationUnit` (see :mod:`prmkit.annotate._rollouts`).
 
     Attributes:
@@ -125,13 +125,18 @@ class Annotator(ABC):
     """
 
     name: ClassVar[str]
+    #: The subclass's settings class: what ``config=None`` defaults to and ``overrides`` rebuild.
+    config_class: ClassVar[type[RolloutConfig]]
 
     @property
     def needs_solutions(self) -> bool:
         """Whether :meth:`unit` labels given solutions (else it writes its own, like tree OmegaPRM)."""
         return True
 
-    def __init__(self, generator: Generator, task: Task, config: RolloutConfig) -> None:
+    def __init__(self, generator: Generator, task: Task, config: RolloutConfig | None = None, **overrides: Any) -> None:
+        config = config or self.config_class()
+        if overrides:
+            config = self.config_class(**{**config.__dict__, **overrides})
         self.task, self.config = task, config
         self.roller = Roller(
             generator,

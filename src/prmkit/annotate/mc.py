@@ -23,12 +23,9 @@ Example:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 from prmkit.annotate._base import AnnotationUnit, Annotator, RolloutConfig
 from prmkit.annotate._rollouts import UnitCoroutine
-from prmkit.generation import Generator
-from prmkit.tasks import Task
 from prmkit.types import LabelledSolution, StepLabels
 
 __all__ = ["MCAnnotator", "MCConfig"]
@@ -62,13 +59,8 @@ class MCAnnotator(Annotator):
     """
 
     name = "mc"
-
-    def __init__(self, generator: Generator, task: Task, config: MCConfig | None = None, **overrides: Any) -> None:
-        config = config or MCConfig()
-        if overrides:
-            config = MCConfig(**{**config.__dict__, **overrides})
-        super().__init__(generator, task, config)
-        self.config: MCConfig = config
+    config_class = MCConfig
+    config: MCConfig
 
     def unit(self, unit: AnnotationUnit) -> UnitCoroutine:
         found = yield from self._prefix_values(unit, root=False)

@@ -46,12 +46,9 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any
 
 from prmkit.annotate._base import AnnotationUnit, Annotator, RolloutConfig, hard_labels
 from prmkit.annotate._rollouts import Rollout, RolloutRequest, UnitCoroutine
-from prmkit.generation import Generator
-from prmkit.tasks import Task
 from prmkit.types import LabelledSolution, Problem, StepLabels
 
 __all__ = ["OmegaPRMAnnotator", "OmegaPRMConfig", "SearchTree", "TreeState", "q_value", "u_value"]
@@ -168,15 +165,8 @@ class OmegaPRMAnnotator(Annotator):
     """
 
     name = "omegaprm"
-
-    def __init__(
-        self, generator: Generator, task: Task, config: OmegaPRMConfig | None = None, **overrides: Any
-    ) -> None:
-        config = config or OmegaPRMConfig()
-        if overrides:
-            config = OmegaPRMConfig(**{**config.__dict__, **overrides})
-        super().__init__(generator, task, config)
-        self.config: OmegaPRMConfig = config
+    config_class = OmegaPRMConfig
+    config: OmegaPRMConfig
 
     @property
     def needs_solutions(self) -> bool:

@@ -27,12 +27,9 @@ the MC values come from :meth:`~prmkit.annotate.Annotator._prefix_values`, like 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 from prmkit.annotate._base import AnnotationUnit, Annotator, RolloutConfig
 from prmkit.annotate._rollouts import UnitCoroutine
-from prmkit.generation import Generator
-from prmkit.tasks import Task
 from prmkit.types import LabelledSolution, StepLabels
 
 __all__ = ["PAVAnnotator", "PAVConfig", "advantages"]
@@ -71,13 +68,8 @@ class PAVAnnotator(Annotator):
     """
 
     name = "pav"
-
-    def __init__(self, generator: Generator, task: Task, config: PAVConfig | None = None, **overrides: Any) -> None:
-        config = config or PAVConfig()
-        if overrides:
-            config = PAVConfig(**{**config.__dict__, **overrides})
-        super().__init__(generator, task, config)
-        self.config: PAVConfig = config
+    config_class = PAVConfig
+    config: PAVConfig
 
     def unit(self, unit: AnnotationUnit) -> UnitCoroutine:
         found = yield from self._prefix_values(unit, root=True)

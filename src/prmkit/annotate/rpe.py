@@ -24,12 +24,9 @@ first ``t`` with ``y_t = 0`` (-1 if none); ``solution.meta["mc"]`` holds ``MC(s_
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 from prmkit.annotate._base import AnnotationUnit, Annotator, RolloutConfig
 from prmkit.annotate._rollouts import UnitCoroutine
-from prmkit.generation import Generator
-from prmkit.tasks import Task
 from prmkit.types import LabelledSolution, StepLabels
 
 __all__ = ["RPEAnnotator", "RPEConfig", "relative_progress"]
@@ -63,13 +60,8 @@ class RPEAnnotator(Annotator):
     """
 
     name = "rpe"
-
-    def __init__(self, generator: Generator, task: Task, config: RPEConfig | None = None, **overrides: Any) -> None:
-        config = config or RPEConfig()
-        if overrides:
-            config = RPEConfig(**{**config.__dict__, **overrides})
-        super().__init__(generator, task, config)
-        self.config: RPEConfig = config
+    config_class = RPEConfig
+    config: RPEConfig
 
     def unit(self, unit: AnnotationUnit) -> UnitCoroutine:
         found = yield from self._prefix_values(unit, root=True)

@@ -9,7 +9,6 @@
 
 from __future__ import annotations
 
-import functools
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -19,6 +18,7 @@ from typing import Any
 from prmkit.annotate._base import AnnotationUnit, Annotator
 from prmkit.annotate._shards import ShardStore
 from prmkit.annotate.sample import SolutionSampler
+from prmkit.distributed._jobs import carry, write_shards
 from prmkit.distributed._local import LocalEngine
 from prmkit.distributed._report import JobReport
 
@@ -52,11 +52,6 @@ class AnnotationRun:
     calls: int = 0
     complete: bool = False
     report: Any = None
-
-
-def _same(value: Any) -> Any:
-    """The worker factory's body: the (unpickled) labeller itself."""
-    return value
 
 
 @dataclass
@@ -115,7 +110,7 @@ def run_sharded(
     Args:
         annotator: e.g. :class:`~prmkit.annotate.MCAnnotator`.
         units: problems (and optionally their solutions); ids must be unique.
-        out_dir: output folder (see :mod:`prmkit.annotate._shards` for its layout).
+        out_dir: output folder (see :mod:`prmkit.io._shards` for its layout).
         shard_size: units per shard.
         sampler: writes solutions for units that have none.
         max_shards: write at most this many new shards, then stop (``complete`` tells if all are done).
@@ -155,14 +150,11 @@ def run_sharded(
     items = [(shard, [AnnotationUnit(units[i].problem, units[i].solutions) for i in store.units_of(shard)]) for shard in todo]
     engine = engine if engine is not None else LocalEngine()
     report = JobReport(len(units), f"{annotator.name} labels", done=done_units, progress=progress)
+    work = [(store, shard, shard_units) for shard, shard_units in items]
     with report:
-        for done in engine.map(functools.partial(_same, ShardLabeller(annotator, sampler)), items):
-            shard, (records, stats) = todo[done.index], done.value
-            store.write(shard, records, stats)
+        for _, _, stats in write_shards(engine, carry(ShardLabeller(annotator, sampler)), work, report):
             run.shards_written += 1
             run.calls += stats["calls"]
-            report.add(done, units=len(items[done.index][1]), rollouts=stats["rollouts"] + stats["samples"],
-                       tokens=stats["tokens"])
     run.report = report
     for shard in range(store.num_shards):
         if store.is_done(shard):

@@ -5,7 +5,8 @@ a long labelling job needs from a cluster: a fixed pool of stateful actors (each
 / Scorer once), streaming of results back to the driver as items finish, back-pressure, and fault
 tolerance: an actor that dies is restarted and its unfinished item is retried
 (``max_restarts=-1``, ``max_task_retries=-1``, Ray Data's defaults for actor pools, set here
-explicitly). One item is one row (``batch_size=1``): items are whole shards, already big enough to
+explicitly). The pool has a fixed size and each actor holds one item at a time, so items spread
+over all actors however uneven their start-up. One item is one row (``batch_size=1``): items are whole shards, already big enough to
 keep a worker's backend batched, and a crash then loses at most one shard's work. On CPU the price
 is Ray's start-up (a few seconds) and one pickle round trip per item, small next to a shard of
 rollouts.
@@ -154,12 +155,16 @@ class RayEngine:
         remote: dict[str, Any] = {"max_restarts": -1, "max_task_retries": -1}
         if self.resources:
             remote["resources"] = self.resources
+        size = min(self.workers, len(items))
+        # A fixed pool (min = max = size) and one item in flight per actor: the first actor to
+        # finish loading its model must not queue up the items the others would have taken.
+        pool = ray.data.ActorPoolStrategy(min_size=size, max_size=size, max_tasks_in_flight_per_actor=1)
         results = dataset.map_batches(
             _Actor,
             fn_constructor_args=(cloudpickle.dumps(make_worker), self.threads),
             batch_size=1,
             batch_format="numpy",
-            concurrency=min(self.workers, len(items)),
+            compute=pool,
             num_cpus=self.threads,
             num_gpus=self.num_gpus or None,
             **remote,

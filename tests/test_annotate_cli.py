@@ -131,3 +131,26 @@ def test_rpe_and_pav_commands_write_their_labels_and_resume(fakes, tmp_path, met
     assert len(records) == 6 and all(r["labels"]["source"] == method for r in records)
     again = CliRunner().invoke(app, args)
     assert again.exit_code == 0 and "finished shard(s) skipped" in again.output and CALLS[1].calls == 0
+
+
+def test_consensus_command_loads_the_judge_by_name_reports_kept_and_resumes(fakes, tmp_path):
+    from prmkit.models import SCORERS
+
+    SCORERS.register("chain-judge", "tests.test_annotate_fakes:ChainJudge")
+    try:
+        out = tmp_path / "consensus"
+        args = ["annotate", "consensus", *BASE, "--judge", "chain-judge", "--problems", "4", "--samples", "3", "--n", "2",
+                "--generator-option", "p=0.6", "--out", str(out)]  # fmt: skip
+        result = CliRunner().invoke(app, args)
+        assert result.exit_code == 0, result.output
+        records = [r for p in out.glob("shard-*.jsonl") for _, r in read_jsonl(p)]
+        assert 0 < len(records) < 12 and all(r["labels"]["source"] == "consensus" for r in records)
+        assert f"kept {len(records)} of 12 solutions" in " ".join(result.output.split())
+        again = CliRunner().invoke(app, args)
+        assert again.exit_code == 0 and "finished shard(s) skipped" in again.output and CALLS[1].calls == 0
+        other = CliRunner().invoke(app, [*args, "--judge-threshold", "0.9"])
+        assert other.exit_code == 2 and "config.judge_threshold: 0.5 -> 0.9" in " ".join(other.output.split())
+        unknown = CliRunner().invoke(app, [*args[:-2], "--judge", "nope", "--out", str(tmp_path / "u")])
+        assert unknown.exit_code == 2 and "Unknown scorer 'nope'" in " ".join(unknown.output.split())
+    finally:
+        SCORERS._targets.pop("chain-judge")

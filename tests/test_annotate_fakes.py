@@ -146,6 +146,43 @@ class ChainPolicy:
         return Completion(text=text, num_tokens=len(out) * 4)
 
 
+class ScriptedPolicy:
+    """For hand-worked trees: from a prefix (the steps after the question), the first
+    ``script[prefix]`` of the ``n`` completions are ``ans <right>`` and the rest ``ans 0``."""
+
+    def __init__(self, script: dict[tuple[str, ...], int], right: str) -> None:
+        self.script, self.right = script, right
+        self.completions = 0
+
+    def complete(self, prompts: Sequence[str], *, n: int = 1, **_: object) -> list[list[Completion]]:
+        out = []
+        for prompt in prompts:
+            prefix = tuple(line for line in prompt.split("\n")[1:] if line)
+            hits = self.script[prefix]
+            out.append([Completion(text=f"ans {self.right}\n" if i < hits else "ans 0\n", num_tokens=2) for i in range(n)])
+            self.completions += n
+        return out
+
+
+class ChainJudge:
+    """An exact second judge for :class:`ChainTask` (a Scorer): 1.0 before the first error, 0.0 from it."""
+
+    name = "chain-judge"
+
+    def __init__(self, num_problems: int = 8) -> None:
+        self.task = ChainTask(num_problems=num_problems)
+        self.calls = 0
+
+    def score(self, items: Sequence[tuple[str, Sequence[str]]]) -> list[list[float | None]]:
+        self.calls += 1
+        out: list[list[float | None]] = []
+        for question, steps in items:
+            first = self.task.first_error(Problem(id="judged", question=question.strip()), list(steps))
+            stop = len(steps) if first in (-1, None) else first
+            out.append([1.0 if i < stop else 0.0 for i in range(len(steps))])
+        return out
+
+
 def test_fakes_follow_the_protocols_and_are_deterministic():
     task, policy = ChainTask(), ChainPolicy(p=0.5)
     assert isinstance(task, Task) and isinstance(policy, Generator)

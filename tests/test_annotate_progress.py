@@ -9,13 +9,11 @@ answer, so every MC value, ratio and advantage below is computed by hand from th
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import pytest
 
 from prmkit.annotate import AnnotationUnit, MCAnnotator, PAVAnnotator, PAVConfig, RPEAnnotator, RPEConfig
-from prmkit.types import Completion, Problem, Solution
-from tests.test_annotate_fakes import ChainTask
+from prmkit.types import Problem, Solution
+from tests.test_annotate_fakes import ChainTask, ScriptedPolicy
 
 PROBLEM = Problem(id="chain-h", question="C 1 2 3 4", answer="10")
 GOOD = ["1+2=3", "3+3=6", "6+4=10", "ans 10"]  # the solution's own answer is right
@@ -32,24 +30,8 @@ SCRIPT = {
 }
 
 
-class ScriptedPolicy:
-    """Completions ``ans 10`` (right) for the first SCRIPT[prefix] of n samples, ``ans 0`` after."""
-
-    def __init__(self) -> None:
-        self.completions = 0
-
-    def complete(self, prompts: Sequence[str], *, n: int = 1, **_: object) -> list[list[Completion]]:
-        out = []
-        for prompt in prompts:
-            prefix = tuple(line for line in prompt.split("\n")[1:] if line)
-            right = SCRIPT[prefix]
-            out.append([Completion(text="ans 10\n" if i < right else "ans 0\n", num_tokens=2) for i in range(n)])
-            self.completions += n
-        return out
-
-
 def _label(annotator_class, **options):
-    policy = ScriptedPolicy()
+    policy = ScriptedPolicy(SCRIPT, PROBLEM.answer)
     unit = AnnotationUnit(PROBLEM, [Solution(PROBLEM.id, GOOD), Solution(PROBLEM.id, BAD)])
     records = annotator_class(policy, ChainTask(), n=N, **options).annotate([unit])
     return records, policy
@@ -68,7 +50,7 @@ def test_rpe_golden_tree():
     # 3 inner prefixes + the root for GOOD (charged to the first record), 2 for BAD
     assert (good.labels.rollouts, bad.labels.rollouts) == (4 * 4, 2 * 4) and policy.completions == 24
     # Math-Shepherd hard MC on the same tree calls every GOOD step right (MC > 0 everywhere)
-    (mc_good,) = MCAnnotator(ScriptedPolicy(), ChainTask(), n=N).annotate([AnnotationUnit(PROBLEM, [Solution(PROBLEM.id, GOOD)])])
+    (mc_good,) = MCAnnotator(ScriptedPolicy(SCRIPT, PROBLEM.answer), ChainTask(), n=N).annotate([AnnotationUnit(PROBLEM, [Solution(PROBLEM.id, GOOD)])])
     assert mc_good.labels.labels == [1.0, 1.0, 1.0, 1.0]
 
 

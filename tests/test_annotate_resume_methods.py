@@ -11,16 +11,17 @@ import pytest
 
 from prmkit.annotate import AnnotationUnit, SolutionSampler, load_annotator, run_sharded
 from prmkit.io._jsonl import read_jsonl
-from tests.test_annotate_fakes import ChainPolicy, ChainTask, Interrupted
+from tests.test_annotate_fakes import ChainJudge, ChainPolicy, ChainTask, Interrupted
 
 METHODS = {
-    "rpe": {},
-    "pav": {"labels": "advantage"},
+    "rpe": dict,
+    "pav": lambda: {"labels": "advantage"},
+    "consensus": lambda: {"judge": ChainJudge()},  # drops the solutions MC and the exact judge disagree on
 }
 
 
 def _job(name, policy, task, out):
-    annotator = load_annotator(name, generator=policy, task=task, n=3, **METHODS[name])
+    annotator = load_annotator(name, generator=policy, task=task, n=3, **METHODS[name]())
     sampler = SolutionSampler(policy, task, samples=2)
     units = [AnnotationUnit(p) for p in task.problems()]
     return run_sharded(annotator, units, out, shard_size=3, sampler=sampler, progress=False)
@@ -48,5 +49,10 @@ def test_interrupted_job_resumes_with_zero_repeated_rollouts(name, tmp_path):
     )  # sample n=2, label n=3
     assert rerun_policy.completions == reference_policy.completions - finished_completions
     assert _records(resumed) == _records(reference)
-    assert resumed.rollouts == reference.rollouts == sum(r["labels"]["rollouts"] for r in _records(reference))
+    assert resumed.rollouts == reference.rollouts
+    kept = sum(r["labels"]["rollouts"] for r in _records(reference))
+    if name == "consensus":  # the dropped solutions' rollouts are spent but behind no record
+        assert 0 < kept < reference.rollouts and 0 < reference.records < reference.solutions == resumed.solutions
+    else:
+        assert kept == reference.rollouts and reference.records == reference.solutions
     assert all(r["labels"]["source"] == name for r in _records(reference))

@@ -1,14 +1,16 @@
 """Process-label synthesis: Monte Carlo step labels without human annotators.
 
 ``mc`` (Math-Shepherd hard / soft estimation), ``omegaprm`` (binary search for the first error,
-with OmegaPRM's rollout selection), ``rpe`` (GenPRM relative progress) and ``pav`` (advantage
-under a prover) label steps by sampling rollouts from step prefixes. Every
+with OmegaPRM's rollout selection), ``rpe`` (GenPRM relative progress), ``pav`` (advantage
+under a prover) and ``consensus`` (MC kept only where a second judge agrees, Qwen2.5-Math-PRM)
+label steps by sampling rollouts from step prefixes; ``spare`` aligns steps to a reference
+solution instead (no rollouts). Every
 annotator counts the rollouts it spends, batches all pending rollouts into few
 ``Generator.complete`` calls, and :func:`run_sharded` writes resumable JSONL shards.
 
     >>> from prmkit.annotate import load_annotator, ANNOTATORS
     >>> ANNOTATORS.names()
-    ['mc', 'omegaprm', 'pav', 'rpe']
+    ['consensus', 'mc', 'omegaprm', 'pav', 'rpe', 'spare']
     >>> mc = load_annotator("mc", generator=gen, task=task, n=8)   # doctest: +SKIP
 """
 
@@ -34,6 +36,8 @@ __all__ = [
     "AnnotationRun",
     "AnnotationUnit",
     "Annotator",
+    "ConsensusAnnotator",
+    "ConsensusConfig",
     "MCAnnotator",
     "MCConfig",
     "OmegaPRMAnnotator",
@@ -43,6 +47,8 @@ __all__ = [
     "RPEAnnotator",
     "RPEConfig",
     "RolloutConfig",
+    "SPAREAnnotator",
+    "SPAREConfig",
     "SamplerConfig",
     "SolutionSampler",
     "agreement",
@@ -57,6 +63,8 @@ ANNOTATORS.register("mc", "prmkit.annotate.mc:MCAnnotator")
 ANNOTATORS.register("omegaprm", "prmkit.annotate.omegaprm:OmegaPRMAnnotator")
 ANNOTATORS.register("rpe", "prmkit.annotate.rpe:RPEAnnotator")
 ANNOTATORS.register("pav", "prmkit.annotate.pav:PAVAnnotator")
+ANNOTATORS.register("consensus", "prmkit.annotate.consensus:ConsensusAnnotator")
+ANNOTATORS.register("spare", "prmkit.annotate.spare:SPAREAnnotator")
 
 
 def load_annotator(name: str, **options: Any) -> Annotator:
@@ -75,6 +83,10 @@ def __getattr__(name: str) -> Any:
         "RPEConfig": ("rpe", "RPEConfig"),
         "PAVAnnotator": ("pav", "PAVAnnotator"),
         "PAVConfig": ("pav", "PAVConfig"),
+        "ConsensusAnnotator": ("consensus", "ConsensusAnnotator"),
+        "ConsensusConfig": ("consensus", "ConsensusConfig"),
+        "SPAREAnnotator": ("spare", "SPAREAnnotator"),
+        "SPAREConfig": ("spare", "SPAREConfig"),
     }
     if name in targets:
         import importlib

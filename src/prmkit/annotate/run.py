@@ -33,6 +33,8 @@ class AnnotationRun:
         out_dir: the output folder.
         shards: every finished shard file, in order (this run's and earlier runs').
         records: labelled solutions in all finished shards.
+        solutions: solutions given to the annotator in all finished shards (``records / solutions`` is
+            the kept fraction of a filtering annotator such as ``consensus``; 0 for tree-mode OmegaPRM).
         rollouts: label rollouts spent on all finished shards (earlier runs included).
         samples: solutions sampled for all finished shards.
         shards_written: shards this run wrote.
@@ -45,6 +47,7 @@ class AnnotationRun:
     out_dir: Path
     shards: list[Path] = field(default_factory=list)
     records: int = 0
+    solutions: int = 0
     rollouts: int = 0
     samples: int = 0
     shards_written: int = 0
@@ -67,7 +70,7 @@ class ShardLabeller:
     sampler: SolutionSampler | None
 
     def __call__(self, item: tuple[int, list[AnnotationUnit]]) -> tuple[list[Any], dict[str, Any]]:
-        """``(shard, units) -> (records, stats)``; stats count rollouts, samples, records, calls, tokens."""
+        """``(shard, units) -> (records, stats)``; stats count rollouts, samples, solutions, records, calls, tokens."""
         shard, shard_units = item
         annotator, sampler = self.annotator, self.sampler
         rollers = [annotator.roller] + ([sampler.roller] if sampler else [])
@@ -82,6 +85,7 @@ class ShardLabeller:
         return records, {
             "rollouts": annotator.roller.rollouts - rollouts_before,
             "samples": (sampler.samples_drawn if sampler else 0) - samples_before,
+            "solutions": sum(len(u.solutions or []) for u in shard_units) if annotator.needs_solutions else 0,
             "records": len(records),
             "calls": sum(r.calls - c for r, (c, _) in zip(rollers, before)),
             "tokens": sum(r.tokens - t for r, (_, t) in zip(rollers, before)),
@@ -161,6 +165,7 @@ def run_sharded(
             stats = store.stats(shard)
             run.shards.append(store.path(shard))
             run.records += int(stats.get("records", 0))
+            run.solutions += int(stats.get("solutions", 0))
             run.rollouts += int(stats.get("rollouts", 0))
             run.samples += int(stats.get("samples", 0))
     run.complete = len(run.shards) == store.num_shards

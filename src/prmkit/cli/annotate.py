@@ -1,12 +1,14 @@
-"""`prmkit annotate`: Synthesize process labels (Monte Carlo, OmegaPRM, RPE, PAV).
+"""`prmkit annotate`: Synthesize process labels (Monte Carlo, OmegaPRM, RPE, PAV, consensus, SPARE).
 
     prmkit annotate mc --task arith --policy demo --problems 64 --samples 4 --n 8 --out labels/mc
     prmkit annotate omegaprm --task arith --policy demo --problems 64 --n 8 --budget 100 --out labels/omega
     prmkit annotate omegaprm --mode solution --samples 4 --out labels/omega-sol   # binary search on sampled solutions
     prmkit annotate rpe --epsilon 0.8 --out labels/rpe             # GenPRM relative progress
     prmkit annotate pav --prover runs/other_policy --out labels/pav  # advantage under a prover
+    prmkit annotate consensus --judge token-cls --judge-path runs/prm --out labels/consensus  # MC AND a judge agree
+    prmkit annotate spare --out labels/spare                       # align steps to the reference solution
 
-Both write resumable shards (rerun the same command to finish an interrupted job) and print where
+All write resumable shards (rerun the same command to finish an interrupted job) and print where
 the shards went and how many rollouts they cost.
 """
 
@@ -22,7 +24,7 @@ from prmkit.cli._common import checkpoint_path, console, fail, load_cli_task, pa
 
 __all__ = ["app"]
 
-app = typer.Typer(help="Synthesize process labels (Monte Carlo, OmegaPRM, RPE, PAV).", no_args_is_help=True)
+app = typer.Typer(help="Synthesize process labels (Monte Carlo, OmegaPRM, RPE, PAV, consensus, SPARE).", no_args_is_help=True)
 
 # Options shared by both commands (typer reads the defaults and help from these annotations).
 Task = Annotated[str, typer.Option(help="Registered task name (arith, gsm8k, ...).")]
@@ -54,7 +56,7 @@ Solutions = Annotated[
 
 @app.callback()
 def _group() -> None:
-    """Synthesize process labels (Monte Carlo, OmegaPRM)."""
+    """Synthesize process labels (Monte Carlo, OmegaPRM, RPE, PAV, consensus, SPARE)."""
 
 
 @app.command("mc")
@@ -199,6 +201,76 @@ def pav(
     _run("pav", config, _Job(task, task_option, policy, generator, generator_option, problems, split, samples, out, shard_size, solutions, threads, _Engine(engine, address, workers, threads_per_worker, num_gpus_per_worker)), prover=prover)  # fmt: skip
 
 
+@app.command("consensus")
+def consensus(
+    judge: Annotated[str, typer.Option(help="Registered scorer name of the second judge (token-cls, judge, likelihood, arith-oracle, ...).")],
+    judge_path: Annotated[str | None, typer.Option(help="Checkpoint dir or hub id of the judge.")] = None,
+    judge_backend: Annotated[str | None, typer.Option(help="Judge backend: transformers, vllm or http (families only).")] = None,
+    judge_option: Annotated[list[str], typer.Option(help="Judge option as key=value (JSON values); repeatable.")] = [],  # noqa: B006
+    judge_threshold: Annotated[float, typer.Option(help="The judge calls a step wrong when its score is below this.")] = 0.5,
+    task: Task = "arith",
+    policy: Policy = "demo",
+    generator: GeneratorName = "transformers",
+    problems: Problems = 64,
+    split: Split = "train",
+    n: N = 8,
+    samples: Samples = 4,
+    out: Out = Path("labels/consensus"),
+    shard_size: ShardSize = 16,
+    max_new_tokens: MaxNewTokens = 256,
+    temperature: Temperature = 1.0,
+    seed: Seed = 0,
+    batch_size: BatchSize = 64,
+    task_option: TaskOption = [],  # noqa: B006
+    generator_option: GeneratorOption = [],  # noqa: B006
+    solutions: Solutions = None,
+    threads: Threads = 1,
+    engine: EngineName = "local",
+    address: Address = None,
+    workers: Workers = 2,
+    threads_per_worker: ThreadsPerWorker = 1,
+    num_gpus_per_worker: GpusPerWorker = 0.0,
+) -> None:
+    """Consensus filtering: keep a solution only when hard MC and --judge agree on its first error (Zhang et al. 2025).
+
+    Prints how many solutions were kept; the rest are dropped (their rollouts are still counted).
+    """
+    from prmkit.annotate.consensus import ConsensusConfig
+
+    config = _config(ConsensusConfig, n=n, judge_threshold=judge_threshold, max_new_tokens=max_new_tokens, temperature=temperature, seed=seed, batch_size=batch_size)  # fmt: skip
+    job = _Job(task, task_option, policy, generator, generator_option, problems, split, samples, out, shard_size, solutions, threads, _Engine(engine, address, workers, threads_per_worker, num_gpus_per_worker))  # fmt: skip
+    _run("consensus", config, job, judge=_Judge(judge, judge_path, judge_backend, judge_option))
+
+
+@dataclass
+class _Judge:
+    """The --judge flags: a scorer loaded here (local engine) or on each Ray worker."""
+
+    name: str
+    path: str | None
+    backend: str | None
+    option: list[str]
+
+    def identity(self) -> dict[str, Any]:
+        return {"name": self.name, "path": self.path, "backend": self.backend, "options": parse_options(self.option)}
+
+    def build(self, engine: str) -> Any:
+        from prmkit.cli._common import load_cli_scorer
+
+        if engine == "local":
+            return load_cli_scorer(self.name, self.path, self.backend, self.option)
+        from prmkit.distributed._lazy import LazyScorer
+        from prmkit.models import SCORERS
+
+        SCORERS.get(self.name)  # an unknown name fails here, listing the valid ones
+        options = parse_options(self.option)
+        if self.path is not None:
+            options["path"] = checkpoint_path(self.path, "--judge-path", hub=self.backend != "http")
+        if self.backend is not None:
+            options["backend"] = self.backend
+        return LazyScorer(self.name, **options)
+
+
 def _config(kind: type, **fields: Any) -> Any:
     from prmkit.cli._config import as_flags
 
@@ -263,7 +335,7 @@ class _Job:
     engine: _Engine
 
 
-def _run(name: str, config: Any, job: _Job, prover: str | None = None) -> None:
+def _run(name: str, config: Any, job: _Job, prover: str | None = None, judge: _Judge | None = None) -> None:
     """Config -> setup (task, problems, policy) -> sharded run -> where the outputs went."""
     from prmkit._registry import UnknownNameError
     from prmkit.annotate import ANNOTATORS, AnnotationUnit, SolutionSampler, run_sharded
@@ -299,7 +371,8 @@ def _run(name: str, config: Any, job: _Job, prover: str | None = None) -> None:
         if prover is not None:  # pav: rollouts from another checkpoint, solutions from --policy
             path = checkpoint_path(prover, "--prover", demo=True, hub=job.generator == "transformers")
             roller = load_generator(job.generator, model=path, **parse_options(job.generator_option))
-        annotator = ANNOTATORS.get(name)(roller, task, config)
+        extra = {"judge": judge.build(job.engine.name)} if judge is not None else {}
+        annotator = ANNOTATORS.get(name)(roller, task, config, **extra)
         sampler = None
         if annotator.needs_solutions and not job.solutions:
             sampler = SolutionSampler(
@@ -314,6 +387,8 @@ def _run(name: str, config: Any, job: _Job, prover: str | None = None) -> None:
         }  # fmt: skip
         if prover is not None:
             identity["prover"] = prover
+        if judge is not None:
+            identity["judge"] = judge.identity()
         engine = job.engine.build()
         try:
             run = run_sharded(annotator, units, job.out, shard_size=job.shard_size, sampler=sampler, job=identity,
@@ -326,6 +401,8 @@ def _run(name: str, config: Any, job: _Job, prover: str | None = None) -> None:
     if run.shards_skipped:
         console.print(f"resumed: {run.shards_skipped} finished shard(s) skipped")
     console.print(f"shards: {run.out_dir} ({len(run.shards)} files shard-*.jsonl, {run.records} labelled solutions)", soft_wrap=True)
+    if run.records < run.solutions:
+        console.print(f"kept {run.records} of {run.solutions} solutions ({run.records / run.solutions:.1%}); the rest were dropped")
     sampled = f", {run.samples} solutions sampled" if run.samples else ""
     console.print(f"rollouts: {run.rollouts} total{sampled}; this run made {run.calls} generator calls")
     if run.report is not None and run.report.workers:

@@ -53,6 +53,8 @@ def test_demo_config_lists_every_error():
 
     with pytest.raises(ValueError, match="test_problems must be >= 1.*prm_label_mode"):
         DemoConfig(test_problems=0, prm_label_mode="fuzzy")
+    with pytest.raises(ValueError, match="verifier_retry_samples must be >= 0.*verifier_sample_growth must be >= 1.*retry_temperature"):
+        DemoConfig(verifier_retry_samples=-1, verifier_sample_growth=0.5, verifier_retry_temperature=0)
 
 
 def test_validation_threshold_is_picked_on_mc_labels_with_hard_semantics():

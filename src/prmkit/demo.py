@@ -47,8 +47,8 @@ __all__ = ["DemoConfig", "run_demo", "replot"]
 
 @dataclass
 class DemoConfig:
-    """Settings of :func:`run_demo`; the defaults are sized for a 2-core CPU (the last default run took 566 s
-    on one: labelling 290 s on one core, the verifier 383 s on the other)."""
+    """Settings of :func:`run_demo`; the defaults are sized for a 2-core CPU (the last default run took 362 s
+    on one: labelling 187 s and the other stages 175 s on one core, the verifier 336 s on the other)."""
 
     out: str = field(default="prmkit-demo", metadata=help_text("Output folder (report.md, report.html, metrics.json, plots, checkpoints)."))
     policy: str = field(default="demo", metadata=help_text("Policy checkpoint dir; 'demo' = the one shipped with prmkit."))
@@ -69,7 +69,10 @@ class DemoConfig:
     omegaprm_rollouts: int = field(default=10, metadata=help_text("Rollouts per OmegaPRM probe (MC uses `rollouts` per step)."))
     verifier_problems: int = field(default=4096, metadata=help_text("Fresh training problems per expert-iteration round of the likelihood verifier."))
     verifier_rounds: int = field(default=1, metadata=help_text("Expert-iteration rounds (each samples from the newest verifier)."))
-    verifier_samples: int = field(default=4, metadata=help_text("Solutions sampled per problem per round (T = temperature)."))
+    verifier_samples: int = field(default=4, metadata=help_text("Solutions sampled per problem in the first round (T = verifier_temperature)."))
+    verifier_sample_growth: float = field(default=1.0, metadata=help_text("Each later round samples this many times as many solutions per problem."))
+    verifier_retry_samples: int = field(default=8, metadata=help_text("More samples for each problem whose first samples were all wrong (the facts the policy gets wrong confidently live there; 0 = none)."))
+    verifier_retry_temperature: float = field(default=1.5, metadata=help_text("Sampling temperature of those retries (hotter: avoiding a confident mistake takes luck)."))
     verifier_epochs: float = field(default=2.0, metadata=help_text("Epochs over each round's kept solutions."))
     verifier_learning_rate: float = field(default=1e-3, metadata=help_text("Verifier peak learning rate."))
     verifier_temperature: float = field(default=0.7, metadata=help_text("Sampling temperature of the verifier's rounds."))
@@ -90,10 +93,14 @@ class DemoConfig:
         errors += [f"{name} must be > 0 (got {getattr(self, name)})"
                    for name in ("prm_epochs", "implicit_epochs", "verdict_epochs", "prm_learning_rate", "verifier_epochs", "verifier_learning_rate")
                    if getattr(self, name) <= 0]
+        if self.verifier_retry_samples < 0:
+            errors.append(f"verifier_retry_samples must be >= 0 (got {self.verifier_retry_samples})")
+        if self.verifier_sample_growth < 1:
+            errors.append(f"verifier_sample_growth must be >= 1 (got {self.verifier_sample_growth})")
         if self.prm_label_mode not in ("hard", "soft"):
             errors.append(f"prm_label_mode must be 'hard' or 'soft' (got {self.prm_label_mode!r})")
-        if self.temperature <= 0 or self.rollout_temperature <= 0 or self.verifier_temperature <= 0:
-            errors.append("temperature, rollout_temperature and verifier_temperature must be > 0 (the demo samples)")
+        if min(self.temperature, self.rollout_temperature, self.verifier_temperature, self.verifier_retry_temperature) <= 0:
+            errors.append("temperature, rollout_temperature, verifier_temperature and verifier_retry_temperature must be > 0 (the demo samples)")
         if errors:
             raise ValueError("invalid DemoConfig: " + "; ".join(errors))
 
@@ -363,7 +370,8 @@ class _BackgroundVerifier:
         (out / "selection.jsonl").unlink(missing_ok=True)  # a previous run's split must not be read as this one's
         settings = VerifierTrainConfig(
             base_model=policy, output_dir=str(out), rounds=config.verifier_rounds, problems=config.verifier_problems,
-            samples=config.verifier_samples, num_epochs=config.verifier_epochs, learning_rate=config.verifier_learning_rate,
+            samples=config.verifier_samples, sample_growth=config.verifier_sample_growth,
+            retry_samples=config.verifier_retry_samples, retry_temperature=config.verifier_retry_temperature, num_epochs=config.verifier_epochs, learning_rate=config.verifier_learning_rate,
             temperature=config.verifier_temperature, fresh_problems=config.verifier_fresh_problems,
             distinct=config.verifier_distinct,
             batch_size=64, eval_every=10**9, selection_problems=config.selection_problems, selection_samples=8,

@@ -2,7 +2,8 @@
 
 Each request of the search gateway runs its search in its own thread, and a search calls
 ``Generator.complete`` once per round. :class:`BatchingGenerator` queues every call; one worker
-thread takes all the calls waiting (a lone call waits up to ``max_wait_ms`` for company), groups
+thread takes all the calls waiting (the oldest waits until ``max_wait_ms`` after it was queued, unless
+the batch is full, so calls that queued during the previous batch go at once), groups
 those with the same sampling settings (``n``, ``stop``, ``max_new_tokens``, ``temperature``,
 ``seed``), and makes ONE inner ``complete`` call per group over all their prompts, up to
 ``max_batch_sequences`` (prompts x n) per call; each caller gets its own rows back. While the
@@ -40,6 +41,7 @@ class _Call:
     prompts: list[str]
     kwargs: dict[str, Any]
     future: Future[Rows] = field(default_factory=Future)
+    queued: float = field(default_factory=time.monotonic)
 
     @property
     def key(self) -> tuple:
@@ -55,7 +57,7 @@ class BatchingGenerator:
 
     Args:
         inner: the policy (any generator; it is only ever called from the worker thread).
-        max_wait_ms: how long a lone call waits for others to join its batch.
+        max_wait_ms: how long after it was queued a call waits for others to join its batch.
         max_batch_sequences: most sequences (prompts x n) per inner call; a larger single call
             still goes alone.
         on_batch: ``callback(calls, sequences, seconds)`` after each inner call (metrics).
@@ -124,10 +126,11 @@ class BatchingGenerator:
                 self._cond.wait()
             if self._closed:
                 return None
-            if len(self._queue) == 1 and self.max_wait > 0:
-                deadline = time.monotonic() + self.max_wait
-                while len(self._queue) == 1 and not self._closed and (left := deadline - time.monotonic()) > 0:
-                    self._cond.wait(left)
+            # the oldest call waits up to max_wait (since it was queued) for others, unless the batch is full
+            deadline = self._queue[0].queued + self.max_wait
+            while (not self._closed and sum(c.sequences for c in self._queue) < self.max_batch_sequences
+                   and (left := deadline - time.monotonic()) > 0):
+                self._cond.wait(left)
             if self._closed or not self._queue:
                 return None if self._closed else []
             first = self._queue[0]

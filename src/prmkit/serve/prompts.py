@@ -51,6 +51,8 @@ class GatewayTask:
         return given if isinstance(given, str) else self.base.prompt(problem)
 
     def __getattr__(self, name: str) -> Any:  # problems, split_steps, extract_answer, is_correct, first_error
+        if name == "base":  # not set yet (copy, pickle): no recursion
+            raise AttributeError(name)
         return getattr(self.base, name)
 
 

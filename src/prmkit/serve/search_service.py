@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import dataclasses
 import logging
 import threading
 import time
@@ -152,6 +151,7 @@ class SearchService:
         self.pending = 0  # searches running or waiting for a thread
         self.on_search: Callable[[str, float], None] | None = None  # metrics: (method, seconds)
         self._pool = ThreadPoolExecutor(self.config.max_searches, thread_name_prefix="prmkit-search")
+        self._guards: set[_Guard] = set()  # of the searches in flight (cancelled on close)
         self._check_default()
 
     def _check_default(self) -> None:
@@ -161,6 +161,9 @@ class SearchService:
             self.config.search.check_width(self.config.method)
 
     def close(self) -> None:
+        """Cancel the searches in flight (each stops at its next call: no thread is left waiting) and stop the batcher."""
+        for guard in list(self._guards):
+            guard.cancel()
         self.policy.close()
         self._pool.shutdown(wait=False, cancel_futures=True)
 
@@ -251,8 +254,13 @@ class SearchService:
         request_id = request_id_of(request)
         guard = _Guard()
         self.pending += 1
-        future = asyncio.get_running_loop().run_in_executor(self._pool, work, guard)
-        future.add_done_callback(lambda _: self._done())
+        self._guards.add(guard)
+        try:
+            future = asyncio.get_running_loop().run_in_executor(self._pool, work, guard)
+        except RuntimeError:  # the pool is shut down: the server is stopping
+            self._done(guard)
+            raise ApiError(503, "shutting_down", "the server is shutting down; retry elsewhere") from None
+        future.add_done_callback(lambda _: self._done(guard))
         gone = asyncio.ensure_future(_until_disconnect(request))
         timeout = request.app.state.config.request_timeout_s
         try:
@@ -269,8 +277,9 @@ class SearchService:
         raise ApiError(504, "deadline_exceeded", f"the search did not finish within {timeout:g} s (--request-timeout-s); "
                        "ask for a smaller search.n or max_tokens, or retry later")
 
-    def _done(self) -> None:
+    def _done(self, guard: _Guard) -> None:
         self.pending -= 1
+        self._guards.discard(guard)
 
 
 async def _until_disconnect(request: Any) -> None:
@@ -324,7 +333,3 @@ def build_gateway(
         raise ValueError("a chat policy needs a tokenizer with a chat template (--tokenizer DIR), or give a task (--task arith)")
     return SearchService(ChatSteps(step_separator), ChatTemplatePrompts(tokenizer), policy, config)
 
-
-def with_defaults(config: GatewayConfig, **search: Any) -> GatewayConfig:
-    """``config`` with some :class:`~prmkit.search.SearchConfig` defaults replaced (``n=8, selection="best"``)."""
-    return dataclasses.replace(config, search=SearchConfig(**{**config.search.to_dict(), **search}))

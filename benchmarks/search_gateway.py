@@ -27,6 +27,13 @@ Loopback only; every request has a 120 s timeout, the whole run stops by itself 
 
     python benchmarks/search_gateway.py --problems 16
     python benchmarks/search_gateway.py --prm likelihood:runs/demo/likelihood --problems 48
+
+Measured (``--prm likelihood:DIR`` of a demo likelihood verifier, 16 problems, T = 1.0, budgets 1 4 16,
+``nice -n 19`` on a shared busy 2-core CPU, 25 minutes): every one of the 288 gateway answers agrees
+with per-problem in-process search; accuracy % at N = 1 / 4 / 16 with the oracle: weighted 37.5 / 81.2
+/ 75.0, DVTS 50.0 / 68.8 / 87.5, particle filtering 50.0 / 68.8 / 93.8; with the PRM: 37.5 / 62.5 / 56.2,
+50.0 / 56.2 / 56.2, 50.0 / 56.2 / 62.5; policy pass@1 46.5 %. Throughput at N = 4, 8 clients vs 1:
+weighted 1.90x (oracle) and 1.95x (PRM), DVTS 1.55x and 1.63x.
 """
 
 from __future__ import annotations

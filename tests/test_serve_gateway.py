@@ -97,6 +97,9 @@ def test_the_openai_client_gets_a_searched_answer_with_the_search_extension(live
     assert usage.prompt_tokens == len(question) + 1  # the shipped policy's tokenizer is one token per character
     assert usage.total_tokens == usage.prompt_tokens + usage.completion_tokens
     assert [m.id for m in client.models.list().data] == [MODEL]
+    metrics = httpx.get(f"{live.url}/metrics", headers=KEY, timeout=10).text  # the gateway's requests are counted
+    assert 'prmkit_requests_total{route="/v1/chat/completions",status="200"}' in metrics
+    assert 'prmkit_searches_total{method="best_of_n"}' in metrics and "prmkit_policy_batch_sequences_count" in metrics
 
 
 def test_the_openai_client_sees_one_clear_message_for_a_bad_request(live, arith):

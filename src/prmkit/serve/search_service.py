@@ -147,7 +147,6 @@ class SearchService:
         self.policy = BatchingGenerator(
             policy, max_wait_ms=self.config.policy_max_wait_ms, max_batch_sequences=self.config.policy_max_batch
         )
-        self.policy_name = type(policy).__name__
         self.pending = 0  # searches running or waiting for a thread
         self.on_search: Callable[[str, float], None] | None = None  # metrics: (method, seconds)
         self._pool = ThreadPoolExecutor(self.config.max_searches, thread_name_prefix="prmkit-search")

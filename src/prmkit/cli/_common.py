@@ -12,7 +12,7 @@ from prmkit.cli._errors import UserError
 
 __all__ = [
     "checkpoint_path", "console", "fail", "load_cli_scorer", "load_cli_task", "output_file", "parse_options",
-    "resolve_cli_policy", "sniff_format",
+    "prm_source", "resolve_cli_policy", "sniff_format",
 ]
 
 console = Console(stderr=True)
@@ -162,3 +162,29 @@ def load_cli_scorer(model: str, path: str | None, backend: str | None, options: 
         fail(f"scorer {model!r} does not take {', '.join(given)} ({err}); its options: {', '.join(valid) or 'none'}")
     except (ValueError, OSError) as err:
         fail(f"could not load scorer {model!r}: {err}")
+
+
+def prm_source(prm: str, family: str | None, flag: str = "--prm") -> tuple[str | None, str]:
+    """``(checkpoint dir or hub id, or None; scorer name)`` for ``--prm`` / ``--prm-family``.
+
+    ``--prm`` is a checkpoint folder (read with ``--prm-family``, else the family its
+    ``prmkit.json`` records, what ``prmkit train ...`` writes, else ``token-cls``), ``FAMILY:PATH``
+    (a folder or hub id read by that family: ``qwen2.5-math-prm:Qwen/Qwen2.5-Math-PRM-7B``), or a
+    registered scorer name (``arith-oracle``).
+    """
+    from prmkit.models import SCORERS
+    from prmkit.models.checkpoints import DEFAULT_FAMILY, recorded_family
+
+    if Path(prm).is_dir():
+        return checkpoint_path(prm, flag), family or recorded_family(prm) or DEFAULT_FAMILY
+    named, sep, path = prm.partition(":")
+    if sep and named in SCORERS.names() and path:
+        if family is not None and family != named:
+            fail(f"{flag} {prm} names the family {named} but --prm-family says {family}; give one")
+        return checkpoint_path(path, flag), named
+    if family is not None:
+        fail(f"--prm-family {family} needs {flag} to be a checkpoint folder; {prm!r} is not one")
+    if prm not in SCORERS.names():
+        fail(f"{flag} {prm!r} is neither a PRM checkpoint folder, FAMILY:PATH nor a registered scorer; "
+             f"train one (e.g. `prmkit demo`) or choose one of: {', '.join(SCORERS.names())}")
+    return None, prm

@@ -16,6 +16,7 @@ from prmkit.cli._common import (
     load_cli_task,
     output_file,
     parse_options,
+    prm_source,
 )
 
 __all__ = ["NAME", "HELP", "run"]
@@ -36,7 +37,7 @@ HELP = (
 def run(
     task: Annotated[str, typer.Option(help="Registered task name (arith, gsm8k, ...).")] = "arith",
     policy: Annotated[str, typer.Option(help="Policy checkpoint dir for the transformers generator ('demo' = the shipped arith policy).")] = "demo",
-    prm: Annotated[str, typer.Option(help="PRM checkpoint dir, or a registered scorer name; default: the exact arith oracle (an upper bound, not a PRM).")] = "arith-oracle",
+    prm: Annotated[str, typer.Option(help="PRM checkpoint dir, FAMILY:PATH, or a registered scorer name; default: the exact arith oracle (an upper bound, not a PRM).")] = "arith-oracle",
     prm_family: Annotated[str | None, typer.Option(help="Scorer family when --prm is a directory; default: the family in its prmkit.json, else token-cls.")] = None,
     method: Annotated[list[str], typer.Option(help="Search method; repeat to compare several.")] = ["beam"],  # noqa: B006
     n: Annotated[list[int], typer.Option(help="Candidate budget N; repeat for an accuracy-vs-budget curve.")] = [16],  # noqa: B006
@@ -84,7 +85,7 @@ def run(
     except ValueError as err:
         fail(f"bad search settings: {err} (SearchConfig fields are set with --option key=value)")
     output_file(out, "--out")
-    prm_dir, prm_name = _prm_source(prm, prm_family)
+    prm_dir, prm_name = prm_source(prm, prm_family)
     the_task = load_cli_task(task, task_option)
     try:
         chosen = the_task.problems(split)[:problems]
@@ -122,21 +123,3 @@ def run(
     if plot:
         console.print(f"plot: {plot_budget_curves(rows, out.with_suffix('.png'))}")
 
-
-def _prm_source(prm: str, family: str | None) -> tuple[str | None, str]:
-    """``(checkpoint dir or None, scorer name)`` for ``--prm`` / ``--prm-family``.
-
-    A folder is read with ``--prm-family``, else the family its ``prmkit.json`` records (what
-    ``prmkit train ...`` writes), else ``token-cls``; anything else must be a registered scorer.
-    """
-    from prmkit.models import SCORERS
-    from prmkit.models.checkpoints import DEFAULT_FAMILY, recorded_family
-
-    if Path(prm).is_dir():
-        return checkpoint_path(prm, "--prm"), family or recorded_family(prm) or DEFAULT_FAMILY
-    if family is not None:
-        fail(f"--prm-family {family} needs --prm to be a checkpoint folder; {prm!r} is not one")
-    if prm not in SCORERS.names():
-        fail(f"--prm {prm!r} is neither a PRM checkpoint folder nor a registered scorer; "
-             f"train one (e.g. `prmkit demo`) or choose one of: {', '.join(SCORERS.names())}")
-    return None, prm

@@ -34,6 +34,7 @@ class Generator(Protocol):
 GENERATORS = Registry("generator")
 GENERATORS.register("transformers", "prmkit.generation.transformers:TransformersGenerator")
 GENERATORS.register("openai", "prmkit.generation.openai:OpenAIGenerator")
+GENERATORS.register("vllm", "prmkit.generation.vllm:VLLMGenerator")
 
 
 def load_generator(name: str, **options: Any) -> Generator:

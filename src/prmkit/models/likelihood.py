@@ -194,6 +194,7 @@ class LikelihoodScorer:
         from prmkit.models.backends._loading import is_causal, resolve_batch_tokens
 
         self.model, self.tokenizer, self.device = model.eval(), tokenizer, device
+        self.tokens_run = 0  # tokens run through the model (search budgets read it, as on the transformers backend)
         vocab = model.get_output_embeddings().weight.shape[0]
         self._causal = is_causal(getattr(model, model.base_model_prefix), vocab)
         self.max_batch_tokens = resolve_batch_tokens(max_batch_tokens, device)
@@ -223,6 +224,7 @@ class LikelihoodScorer:
             for batch in token_budget_batches(lengths, self.max_batch_tokens):
                 members = [prepared[todo[b]][0] for b in batch]
                 ids, mask = pad_right([m.input_ids for m in members], self.pad_id, self.device)
+                self.tokens_run += sum(len(m.input_ids) for m in members)
                 rows, cols, targets = response_positions(members, self.device)
                 log_p, margin = token_log_probs(self.model, ids, None if self._causal else mask, rows, cols, targets,
                                                 margins=reduce == "margin")

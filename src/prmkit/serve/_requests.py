@@ -17,9 +17,9 @@ from typing import Any
 from prmkit.models import ScoringItem
 from prmkit.serve.errors import ApiError
 from prmkit.serve.limits import check_items
-from prmkit.serve.serving import ItemError, Scores
+from prmkit.serve.serving import ItemError, Job, Scores
 
-__all__ = ["score_request", "request_id_of"]
+__all__ = ["score_request", "scored_job", "request_id_of"]
 
 logger = logging.getLogger("prmkit.serve")
 
@@ -51,24 +51,43 @@ async def score_request(request: Any, items: Sequence[ScoringItem], *, field: st
         ApiError: 4xx for bad items, 422 for an item the scorer rejected, 499 when the client left,
             500 when the scorer failed (logged), 503 when the queue is full, 504 past the deadline.
     """
+    job = await scored_job(request, items, field=field, checked=checked)
+    return job.future.result()
+
+
+async def scored_job(
+    request: Any, items: Sequence[ScoringItem], *, field: str = "items", checked: bool = False, watch_client: bool = True
+) -> Job:
+    """:func:`score_request`, returning the finished job (its scores and ``tokens_run``).
+
+    ``watch_client=False`` leaves the client's disconnect to the caller (the search gateway watches
+    it for the whole search); cancelling this coroutine drops the job's items still queued.
+    """
     state = request.app.state
     request_id = request_id_of(request)
     if not checked:
         await check_request(request, items, field)
     job = state.service.submit(items, request_id)
     state.metrics.items.inc(len(items))
-    gone = asyncio.ensure_future(_until_disconnect(request))
+    waits: set[asyncio.Future[Any]] = {job.future}
+    gone = asyncio.ensure_future(_until_disconnect(request)) if watch_client else None
+    if gone is not None:
+        waits.add(gone)
     try:
-        done, _ = await asyncio.wait({job.future, gone}, timeout=state.config.request_timeout_s, return_when=asyncio.FIRST_COMPLETED)
+        done, _ = await asyncio.wait(waits, timeout=state.config.request_timeout_s, return_when=asyncio.FIRST_COMPLETED)
+    except asyncio.CancelledError:
+        state.service.cancel(job)
+        raise
     finally:
-        gone.cancel()
+        if gone is not None:
+            gone.cancel()
     if job.future in done and not job.future.cancelled():
         error = job.future.exception()
         if error is None:
-            return job.future.result()
+            return job
         raise _as_api_error(error, request_id, field)
     state.service.cancel(job)
-    if gone in done:
+    if gone is not None and gone in done:
         logger.info("client disconnected; dropped its %d queued items [request_id=%s]", len(items), request_id)
         raise ApiError(499, "client_closed_request", "the client disconnected before the scores were ready")
     raise ApiError(

@@ -6,6 +6,7 @@ import contextlib
 import dataclasses
 import importlib.util
 import logging
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -38,12 +39,15 @@ def _config(config: ServeConfig | None, overrides: dict[str, Any]) -> ServeConfi
     return dataclasses.replace(config, **overrides)
 
 
-def create_app(scorer: Scorer, config: ServeConfig | None = None, **overrides: Any) -> FastAPI:
+def create_app(scorer: Scorer, config: ServeConfig | None = None, *, gateway: Any = None, **overrides: Any) -> FastAPI:
     """A FastAPI app serving ``scorer`` with fair dynamic batching, limits, auth and metrics.
 
     Args:
         scorer: any scorer.
         config: the settings (:class:`~prmkit.serve.config.ServeConfig`); default ``ServeConfig()``.
+        gateway: a :class:`~prmkit.serve.search_service.SearchService` (from
+            :func:`~prmkit.serve.search_service.build_gateway`): also answer ``/v1/chat/completions``,
+            ``/v1/completions`` and ``/v1/models`` with searches guided by ``scorer`` (closed with the app).
         **overrides: single settings replacing ``config``'s (``name="dummy", max_wait_ms=0``).
 
     Raises:
@@ -68,15 +72,26 @@ def create_app(scorer: Scorer, config: ServeConfig | None = None, **overrides: A
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
         await service.close()
+        if gateway is not None:
+            gateway.close()
 
     app = FastAPI(title="prmkit scorer", lifespan=lifespan)
     app.state.config = config
     app.state.service = service
     app.state.metrics = metrics = ServeMetrics(service)
     app.state.token_guard = TokenGuard(scorer, config.limits.max_item_tokens, service.scorer_lock)
+    app.state.started = int(time.time())
     app.include_router(router)
+    routers = [router, reward_router]  # the paths metrics label by name
     if importlib.util.find_spec("torch") is not None:
         app.include_router(reward_router)
+    if gateway is not None:
+        from prmkit.serve.gateway import gateway_router
+
+        app.state.gateway = gateway
+        metrics.watch_gateway(gateway)
+        app.include_router(gateway_router)
+        routers.append(gateway_router)
 
     def answer(request: Request, err: ApiError) -> Any:
         metrics.errors.labels(code=err.code).inc()
@@ -106,7 +121,8 @@ def create_app(scorer: Scorer, config: ServeConfig | None = None, **overrides: A
         logger.error("unhandled error [request_id=%s]", request_id, exc_info=exc)
         return answer(request, ApiError(500, "internal_error", f"internal error; the server log has it under request id {request_id}"))
 
-    app.add_middleware(Gatekeeper, config=config, metrics=metrics, routes=[r.path for r in (*router.routes, *reward_router.routes)])  # type: ignore[arg-type]
+    paths = [r.path for group in routers for r in group.routes]  # type: ignore[attr-defined]
+    app.add_middleware(Gatekeeper, config=config, metrics=metrics, routes=paths)  # type: ignore[arg-type]
     return app
 
 
@@ -117,6 +133,7 @@ def run_server(
     host: str = "127.0.0.1",
     port: int = 8000,
     log_level: str = "info",
+    gateway: Any = None,
     **overrides: Any,
 ) -> None:
     """Serve ``scorer`` with uvicorn until SIGINT/SIGTERM (blocking).
@@ -130,7 +147,7 @@ def run_server(
     from prmkit.serve._uvicorn import header_timeout_protocol, log_config
 
     config = _config(config, overrides)
-    app = create_app(scorer, config)
+    app = create_app(scorer, config, gateway=gateway)
     uvicorn.run(
         app,
         host=host,

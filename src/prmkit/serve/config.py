@@ -1,12 +1,13 @@
-"""The settings of ``prmkit serve`` in one dataclass (Python, YAML and the CLI flags share it)."""
+"""The settings of ``prmkit serve`` (Python, YAML and the CLI flags share them): the server's, and the search gateway's."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from prmkit.search.config import SearchConfig
 from prmkit.serve.limits import ServeLimits
 
-__all__ = ["ServeConfig", "API_KEY_ENV"]
+__all__ = ["ServeConfig", "GatewayConfig", "API_KEY_ENV"]
 
 API_KEY_ENV = "PRMKIT_API_KEY"
 
@@ -74,3 +75,47 @@ class ServeConfig:
             )
         if self.api_key is not None and not self.api_key.strip():
             raise ValueError("ServeConfig.api_key is blank; pass a real key or None")
+
+
+@dataclass(frozen=True)
+class GatewayConfig:
+    """What the search gateway (``/v1/...``) does by default and what one request may ask for.
+
+    Attributes:
+        model_name: the model id ``/v1/models`` lists; requests must name it.
+        method: the search method of a request whose ``search`` object names none.
+        search: every other default (:class:`~prmkit.search.SearchConfig`; a request overrides fields).
+        max_n: most candidates (``search.n``) per request; above it 400.
+        max_tokens: most tokens per solution (``max_tokens``) and per step (``max_step_tokens``); above it 400.
+        max_steps: most steps per solution (``search.max_steps``); above it 400.
+        max_prompts: most prompts in one ``/v1/completions`` request; above it 400.
+        max_searches: searches running at once (one thread each); others wait their turn.
+        max_pending_searches: searches running or waiting; beyond it 503 + Retry-After.
+        policy_max_wait_ms: how long a lone policy call waits for other requests' calls to share its batch.
+        policy_max_batch: most sequences (prompts x n) per policy call.
+    """
+
+    model_name: str = "prmkit-policy"
+    method: str = "best_of_n"
+    search: SearchConfig = field(default_factory=SearchConfig)
+    max_n: int = 64
+    max_tokens: int = 1024
+    max_steps: int = 64
+    max_prompts: int = 64
+    max_searches: int = 16
+    max_pending_searches: int = 256
+    policy_max_wait_ms: float = 5.0
+    policy_max_batch: int = 512
+
+    def __post_init__(self) -> None:
+        for name in ("max_n", "max_tokens", "max_steps", "max_prompts", "max_searches", "max_pending_searches", "policy_max_batch"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"GatewayConfig.{name} must be >= 1, got {getattr(self, name)}")
+        if self.policy_max_wait_ms < 0:
+            raise ValueError(f"GatewayConfig.policy_max_wait_ms must be >= 0, got {self.policy_max_wait_ms}")
+        if self.max_pending_searches < self.max_searches:
+            raise ValueError(
+                f"GatewayConfig.max_pending_searches ({self.max_pending_searches}) is below max_searches ({self.max_searches})"
+            )
+        if not self.model_name.strip():
+            raise ValueError("GatewayConfig.model_name is blank")

@@ -11,6 +11,15 @@ share counters. Names:
     prmkit_batch_seconds                          histogram of scorer call time
     prmkit_queue_items                            items waiting for a batch (gauge)
     prmkit_batch_running_seconds                  how long the scorer call in flight has run (0 when idle)
+
+and, with the search gateway:
+
+    prmkit_searches_total{method}                 searches answered
+    prmkit_search_seconds{method}                 search latency histogram (queue wait included)
+    prmkit_searches_pending                       searches running or waiting for a thread (gauge)
+    prmkit_policy_batch_sequences                 histogram of sequences (prompts x n) per policy call
+    prmkit_policy_batch_calls                     histogram of requests' calls merged into one policy call
+    prmkit_policy_batch_seconds                   histogram of policy call time
 """
 
 from __future__ import annotations
@@ -53,6 +62,34 @@ class ServeMetrics:
         running = Gauge("prmkit_batch_running_seconds", "Run time of the scorer call in flight.", registry=self.registry)
         running.set_function(lambda: 0.0 if service.batch_started is None else time.monotonic() - service.batch_started)
         service.on_batch = self._record_batch
+
+    def watch_gateway(self, gateway: Any) -> None:
+        """Add the search gateway's metrics (module docstring) and hook them to ``gateway``."""
+        from prometheus_client import Counter, Gauge, Histogram
+
+        searches = Counter("prmkit_searches", "Searches answered.", ["method"], registry=self.registry)
+        latency = Histogram("prmkit_search_seconds", "Search latency.", ["method"], buckets=_LATENCY_BUCKETS,
+                            registry=self.registry)
+        pending = Gauge("prmkit_searches_pending", "Searches running or waiting.", registry=self.registry)
+        pending.set_function(lambda: gateway.pending)
+        sequences = Histogram("prmkit_policy_batch_sequences", "Sequences per policy call.",
+                              buckets=_BATCH_BUCKETS, registry=self.registry)
+        calls = Histogram("prmkit_policy_batch_calls", "Requests' calls merged per policy call.",
+                          buckets=_BATCH_BUCKETS, registry=self.registry)
+        seconds = Histogram("prmkit_policy_batch_seconds", "Policy call time.", buckets=_LATENCY_BUCKETS,
+                            registry=self.registry)
+
+        def on_search(method: str, elapsed: float) -> None:
+            searches.labels(method=method).inc()
+            latency.labels(method=method).observe(elapsed)
+
+        def on_batch(merged: int, size: int, elapsed: float) -> None:
+            calls.observe(merged)
+            sequences.observe(size)
+            seconds.observe(elapsed)
+
+        gateway.on_search = on_search
+        gateway.policy.on_batch = on_batch
 
     def _record_batch(self, items: int, seconds: float) -> None:
         self.batch_items.observe(items)

@@ -61,6 +61,7 @@ class Job:
     taken: int = 0  # items handed to a batch so far
     scored: int = 0  # items with results
     cancelled: bool = False
+    tokens_run: int = 0  # PRM tokens run for this job (its share of each batch; 0 if the scorer does not count)
 
     @property
     def remaining(self) -> int:
@@ -337,7 +338,9 @@ class ScoringService:
         try:
             self.batches += 1
             with self.scorer_lock:
+                before = getattr(self.scorer, "tokens_run", None)
                 out = self.scorer.score(flat)
+                after = getattr(self.scorer, "tokens_run", None)
         except Exception as err:
             guilty = self._named_piece(pieces, err)
             if guilty is not None:
@@ -355,6 +358,8 @@ class ScoringService:
             bad = ScorerOutputError(f"scorer {self.name!r} returned {len(out)} score lists for {len(flat)} items")
             outcomes.update({p: bad for p in pieces})
             return
+        if isinstance(before, int) and isinstance(after, int):
+            _share_tokens(pieces, after - before)
         offset = 0
         for piece in pieces:
             n = piece.end - piece.start
@@ -388,6 +393,16 @@ class ScoringService:
                 )
             checked.append(values)
         return checked
+
+
+def _share_tokens(pieces: list[_Piece], tokens: int) -> None:
+    """Split one call's PRM tokens over its pieces by their text length (exact for a call of one piece)."""
+    sizes = [sum(len(q) + sum(len(s) for s in steps) for q, steps in p.items) or 1 for p in pieces]
+    total, given = sum(sizes), 0
+    for k, (piece, size) in enumerate(zip(pieces, sizes)):
+        share = tokens - given if k == len(pieces) - 1 else tokens * size // total
+        piece.job.tokens_run += share
+        given += share
 
 
 def _rename_item(message: str, index: int) -> str:

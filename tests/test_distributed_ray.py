@@ -153,3 +153,40 @@ def test_ray_search_equals_local(local_ray, tmp_path):
     assert len(local) == 8 and local == remote
     assert [r["method"] for r in local] == ["best_of_n"] * 4 + ["beam"] * 4
     assert "per worker (ray engine)" in output and "accuracy vs compute" in output
+
+
+def test_a_driver_killed_mid_job_resumes_from_its_shards_without_recomputing_them(local_ray, tmp_path):
+    """The driver (a `prmkit search` process joined to this Ray) is SIGKILLed once shards are on disk; the rerun
+    skips exactly those, computes the rest, and writes what an uninterrupted run writes."""
+    import os
+    import re
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from prmkit.distributed._jobs import shards_folder
+
+    args = ["search", "--policy", "demo", "--prm", "arith-oracle", "--method", "best_of_n", "--n", "4", "--problems", "8",
+            "--shard-size", "1"]
+    _cli(*args, "--out", str(tmp_path / "whole.jsonl"))  # the uninterrupted run (local engine)
+    out, log = tmp_path / "search.jsonl", tmp_path / "driver.log"
+    address = ray.get_runtime_context().gcs_address
+    with open(log, "wb") as stderr:
+        driver = subprocess.Popen([sys.executable, "-m", "prmkit.cli", *args, "--out", str(out), "--engine", "ray",
+                                   "--address", address], stdout=subprocess.DEVNULL, stderr=stderr, env=os.environ)
+        deadline = time.monotonic() + 300
+        while driver.poll() is None and time.monotonic() < deadline:
+            if len(list(shards_folder(out).glob("*/shard-*.jsonl"))) >= 2:
+                break
+            time.sleep(0.05)
+        driver.send_signal(signal.SIGKILL)
+        driver.wait()
+    finished = list(shards_folder(out).glob("*/shard-*.jsonl"))  # after the kill: whole shards only
+    assert 2 <= len(finished) < 8 and not out.exists(), log.read_text()[-3000:]
+
+    output = _cli(*args, "--out", str(out), "--engine", "ray", "--workers", "2")
+    assert f"resumed: {len(finished)} finished shard(s) skipped" in output
+    ran = re.search(r"all \([\d.]+ s wall\)\s*│\s*(\d+)", output)
+    assert ran and int(ran.group(1)) == 8 - len(finished), output  # this run computed only the missing shards
+    assert _unclocked(out) == _unclocked(tmp_path / "whole.jsonl")

@@ -106,3 +106,15 @@ def test_score_cli_reports_a_resumed_job_and_leaves_no_shards(tmp_path):
     assert "per worker (local engine)" in first.output and not shards_folder(out).exists()
     bad = CliRunner().invoke(app, [*args, "--engine", "spark"])
     assert bad.exit_code == 2 and "--engine 'spark': choose local or ray" in bad.output
+
+
+def test_a_job_reports_wall_time_up_to_its_end_not_up_to_when_the_table_is_drawn():
+    import time
+
+    from prmkit.distributed import JobReport
+
+    with JobReport(1, "job", progress=False) as report:
+        time.sleep(0.02)
+    ended = report.elapsed
+    time.sleep(0.05)
+    assert 0.02 <= report.elapsed == ended < 0.05 + 0.02

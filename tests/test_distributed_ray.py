@@ -184,6 +184,7 @@ def test_a_driver_killed_mid_job_resumes_from_its_shards_without_recomputing_the
         driver.wait()
     finished = list(shards_folder(out).glob("*/shard-*.jsonl"))  # after the kill: whole shards only
     assert 2 <= len(finished) < 8 and not out.exists(), log.read_text()[-3000:]
+    assert "Loading weights" not in log.read_text()  # the workers are as quiet as the command (cli._quiet.worker_env)
 
     output = _cli(*args, "--out", str(out), "--engine", "ray", "--workers", "2")
     assert f"resumed: {len(finished)} finished shard(s) skipped" in output

@@ -62,8 +62,11 @@ class EngineFlags:
         self.check()
         if self.name == "local":
             return load_engine("local")
+        from prmkit.cli._quiet import worker_env
+
+        env = worker_env()
         return load_engine("ray", address=self.address, workers=self.workers, threads_per_worker=self.threads_per_worker,
-                           num_gpus_per_worker=self.num_gpus_per_worker)
+                           num_gpus_per_worker=self.num_gpus_per_worker, runtime_env={"env_vars": env} if env else None)
 
     @contextmanager
     def running(self) -> Iterator[Any]:

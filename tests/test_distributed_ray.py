@@ -130,6 +130,10 @@ def test_a_record_a_ray_worker_cannot_score_is_a_one_line_error(local_ray, tmp_p
     error = " ".join(result.output.split()).split("error: ")[-1]  # the message, not Ray's own log lines
     assert error.startswith("record 'b' cannot be scored: arith-oracle: item 0: not an arith question")
     assert error.endswith("a rerun resumes from them)")
+    result = CliRunner().invoke(app, ["score", "--model", "arith-oracle", "--option", "nope=1", "--input", str(source),
+                                      "--output", str(tmp_path / "t.jsonl"), "--engine", "ray", "--workers", "1"])
+    assert result.exit_code == 2, result.output  # loaded on the worker, so no check before it; still one line
+    assert "error: scorer 'arith-oracle' does not take the options ['nope']" in " ".join(result.output.split())
 
 
 def _unclocked(path) -> list[dict]:

@@ -100,8 +100,9 @@ def cli_scorer(name: str, path: str | None, backend: str | None, options: list[s
                path_flag: str = "--path") -> Any:
     """The scorer of the ``--model/--path/--backend/--option`` flags: loaded here (local) or as a Ray actors' recipe.
 
-    Both check the name and the ``--path`` folder (``path_flag`` in messages) before anything loads; the local engine also
-    loads the model (so a bad option fails here), the ray engine leaves that to each actor.
+    Both check the name and the ``--path`` folder (``path_flag`` in messages) before anything
+    loads; the local engine also loads the model (so a bad option fails here), the ray engine
+    leaves that to each actor (whose :class:`~prmkit.distributed.LazyScorer` names a bad option).
     """
     if engine != "ray":
         return load_cli_scorer(name, path, backend, options, path_flag)

@@ -312,6 +312,7 @@ def _run(name: str, config: Any, job: _Job, prover: str | None = None, judge: _J
     """Config -> setup (task, problems, policy) -> sharded run -> where the outputs went."""
     from prmkit._registry import UnknownNameError
     from prmkit.annotate import ANNOTATORS, AnnotationUnit, SolutionSampler, run_sharded
+
     if job.problems < 1 or job.samples < 1 or job.shard_size < 1 or job.threads < 0:
         fail(f"--problems, --samples, --shard-size must be >= 1 and --threads >= 0, got {job.problems}, {job.samples}, {job.shard_size}, {job.threads}")
     if job.threads:

@@ -9,6 +9,9 @@ other in this process. What it prints:
     ratio         ray units/s / local units/s (the issue's target: >= 1.6x with 2 workers on 2 cores)
     ray start-up  ``ray.init`` of a local 2-CPU Ray, printed on its own and left out of the ratio
                   (a cluster pays it once per driver, not per job)
+    ray overhead  a job of empty shards on the same Ray: how long its actor pool takes to start
+                  (no model) and what each further shard costs (scheduling, pickling): the
+                  fixed and per-shard terms of the cost model in the README
     identical     whether every shard file of the two runs is byte for byte the same
 
 It also prints the Ray job's per-worker table and fails if a worker got no shard (the ratio would
@@ -36,6 +39,7 @@ from rich.table import Table
 from prmkit._memory import keep_freed_memory
 from prmkit.annotate import ANNOTATORS, AnnotationUnit, SolutionSampler, run_sharded
 from prmkit.distributed import LazyGenerator, load_engine
+from prmkit.distributed._jobs import carry
 from prmkit.tasks.arith import ArithTask, resolve_policy
 
 TARGET = 1.6  # the ratio the issue asks of 2 workers on 2 cores
@@ -53,6 +57,7 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--max-new-tokens", type=int, default=160, help="token limit of a solution / rollout")
     parser.add_argument("--workers", type=int, default=2, help="Ray actors (each 1 CPU, 1 torch thread)")
     parser.add_argument("--seed", type=int, default=0, help="base seed")
+    parser.add_argument("--null-shards", type=int, default=32, help="empty shards of the Ray overhead job")
     return parser.parse_args()
 
 
@@ -68,6 +73,18 @@ def _label(args: argparse.Namespace, task: ArithTask, units: list[AnnotationUnit
     begin = time.perf_counter()
     run = run_sharded(annotator, fresh, out, shard_size=args.shard_size, sampler=sampler, progress=False, engine=engine)
     return run, time.perf_counter() - begin
+
+
+def _overhead(engine: object, shards: int) -> tuple[float, float]:
+    """``(s to the first result, s per further shard)`` of a job whose worker does no work (``len`` of the item).
+
+    What Ray costs besides ``ray.init``: starting the job's actor pool (spawn, import prmkit; no
+    model), then one scheduling and pickle round trip per shard.
+    """
+    begin, first = time.perf_counter(), None
+    for _ in engine.map(carry(len), [(k, None) for k in range(shards)]):
+        first = first if first is not None else time.perf_counter() - begin
+    return first, (time.perf_counter() - begin - first) / max(shards - 1, 1)
 
 
 def _shards(folder: Path) -> dict[str, bytes]:
@@ -93,9 +110,13 @@ def main() -> None:
         console.print(f"ray start-up (ray.init, {args.workers} CPUs): {ray_engine.startup_seconds:.1f} s")
         try:
             ray_run, ray_s = _label(args, task, units, Path(tmp) / "ray", ray_engine)
+            pool_s, shard_s = _overhead(ray_engine, args.null_shards)
         finally:
             ray_engine.shutdown()
         console.print(f"ray engine ({args.workers} workers x 1 thread): {ray_s:.1f} s")
+        console.print(f"ray overhead (a job of {args.null_shards} empty shards): actor pool start {pool_s:.1f} s, then "
+                      f"{shard_s * 1000:.0f} ms per shard on the pool ({shard_s * args.workers * 1000:.0f} ms of actor "
+                      "time each)")
         console.print(ray_run.report.table(f"per worker (ray engine, {args.workers} workers)"))
         identical = _shards(Path(tmp) / "local") == _shards(Path(tmp) / "ray") and len(_shards(Path(tmp) / "ray")) == shards
     busy = {name: w.items for name, w in ray_run.report.workers.items()}

@@ -84,3 +84,114 @@ def test_killed_worker_is_retried_without_lost_or_duplicated_records(local_ray, 
     assert _shards(tmp_path / "ray") == _shards(tmp_path / "local")
     ids = [r["problem"]["id"] for p in sorted((tmp_path / "ray").glob("shard-*.jsonl")) for _, r in read_jsonl(p)]
     assert sorted(set(ids)) == sorted(u.problem.id for u in units) and len(ids) == run.records
+
+
+def _arith_steps(path, count=6):
+    """Plain {id, question, steps} lines of arith problems: reference steps, every other one with a wrong step."""
+    import json
+
+    from prmkit.tasks import load_task
+
+    task = load_task("arith")
+    lines = []
+    for k, problem in enumerate(task.problems("train")[:count]):
+        steps = task.reference_steps(problem)
+        if k % 2:
+            steps[0] = steps[0].rsplit("=", 1)[0] + "=0"
+        lines.append(json.dumps({"id": problem.id, "question": problem.question, "steps": steps}) + "\n")
+    path.write_text("".join(lines))
+    return path
+
+
+def _cli(*args: str) -> str:
+    result = CliRunner().invoke(app, list(args))
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def test_ray_score_equals_local_byte_for_byte(local_ray, tmp_path):
+    source = _arith_steps(tmp_path / "steps.jsonl")
+    args = ["score", "--model", "arith-oracle", "--input", str(source), "--shard-size", "2", "--batch-size", "1"]
+    _cli(*args, "--output", str(tmp_path / "local.jsonl"))
+    output = _cli(*args, "--output", str(tmp_path / "ray.jsonl"), "--engine", "ray", "--workers", "2")
+    local = (tmp_path / "local.jsonl").read_bytes()
+    assert local == (tmp_path / "ray.jsonl").read_bytes() and len(local.splitlines()) == 6
+    assert b"0.0" in local and b"1.0" in local  # the oracle tells the wrong steps apart
+    assert "per worker (ray engine)" in output and not (tmp_path / "ray.jsonl.shards").exists()
+
+
+def test_a_record_a_ray_worker_cannot_score_is_a_one_line_error(local_ray, tmp_path):
+    source = tmp_path / "steps.jsonl"
+    source.write_text('{"id": "a", "question": "Q 1 +2", "steps": ["1+2=3"]}\n'
+                      '{"id": "b", "question": "not arith", "steps": ["x"]}\n')
+    result = CliRunner().invoke(app, ["score", "--model", "arith-oracle", "--input", str(source), "--shard-size", "1",
+                                      "--output", str(tmp_path / "s.jsonl"), "--engine", "ray", "--workers", "1"])
+    assert result.exit_code == 2, result.output
+    error = " ".join(result.output.split()).split("error: ")[-1]  # the message, not Ray's own log lines
+    assert error.startswith("record 'b' cannot be scored: arith-oracle: item 0: not an arith question")
+    assert error.endswith("a rerun resumes from them)")
+    result = CliRunner().invoke(app, ["score", "--model", "arith-oracle", "--option", "nope=1", "--input", str(source),
+                                      "--output", str(tmp_path / "t.jsonl"), "--engine", "ray", "--workers", "1"])
+    assert result.exit_code == 2, result.output  # loaded on the worker, so no check before it; still one line
+    assert "error: scorer 'arith-oracle' does not take the options ['nope']" in " ".join(result.output.split())
+
+
+def _unclocked(path) -> list[dict]:
+    """Search records without their wall-clock reading (the one field no two runs share)."""
+    import json
+
+    records = [json.loads(line) for line in path.read_text().splitlines()]
+    for record in records:
+        record["budget"].pop("wall_seconds")
+    return records
+
+
+SEARCH = ["search", "--policy", "demo", "--prm", "arith-oracle", "--method", "best_of_n", "--method", "beam", "--n", "4",
+          "--option", "beam_width=2", "--option", "max_steps=4", "--problems", "4", "--shard-size", "1"]
+
+
+def test_ray_search_equals_local(local_ray, tmp_path):
+    _cli(*SEARCH, "--out", str(tmp_path / "local.jsonl"))
+    output = _cli(*SEARCH, "--out", str(tmp_path / "ray.jsonl"), "--engine", "ray", "--workers", "2")
+    local, remote = _unclocked(tmp_path / "local.jsonl"), _unclocked(tmp_path / "ray.jsonl")
+    assert len(local) == 8 and local == remote
+    assert [r["method"] for r in local] == ["best_of_n"] * 4 + ["beam"] * 4
+    assert "per worker (ray engine)" in output and "accuracy vs compute" in output
+
+
+def test_a_driver_killed_mid_job_resumes_from_its_shards_without_recomputing_them(local_ray, tmp_path):
+    """The driver (a `prmkit search` process joined to this Ray) is SIGKILLed once shards are on disk; the rerun
+    skips exactly those, computes the rest, and writes what an uninterrupted run writes."""
+    import os
+    import re
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from prmkit.distributed._jobs import shards_folder
+
+    args = ["search", "--policy", "demo", "--prm", "arith-oracle", "--method", "best_of_n", "--n", "4", "--problems", "8",
+            "--shard-size", "1"]
+    _cli(*args, "--out", str(tmp_path / "whole.jsonl"))  # the uninterrupted run (local engine)
+    out, log = tmp_path / "search.jsonl", tmp_path / "driver.log"
+    address = ray.get_runtime_context().gcs_address
+    with open(log, "wb") as stderr:
+        driver = subprocess.Popen([sys.executable, "-m", "prmkit.cli", *args, "--out", str(out), "--engine", "ray",
+                                   "--address", address], stdout=subprocess.DEVNULL, stderr=stderr, env=os.environ)
+        deadline = time.monotonic() + 300
+        while driver.poll() is None and time.monotonic() < deadline:
+            if len(list(shards_folder(out).glob("*/shard-*.jsonl"))) >= 2:
+                break
+            time.sleep(0.05)
+        driver.send_signal(signal.SIGKILL)
+        driver.wait()
+    finished = list(shards_folder(out).glob("*/shard-*.jsonl"))  # after the kill: whole shards only
+    assert 2 <= len(finished) < 8 and not out.exists(), log.read_text()[-3000:]
+    assert "Loading weights" not in log.read_text()  # the workers are as quiet as the command (cli._quiet.worker_env)
+
+    output = _cli(*args, "--out", str(out), "--engine", "ray", "--workers", "2")
+    assert f"resumed: {len(finished)} finished shard(s) skipped" in output
+    ran = re.search(r"all \([\d.]+ s wall\)\s*│\s*(\d+)", output)
+    assert ran and int(ran.group(1)) == 8 - len(finished), output  # this run computed only the missing shards
+    assert _unclocked(out) == _unclocked(tmp_path / "whole.jsonl")

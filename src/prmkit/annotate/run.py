@@ -18,9 +18,8 @@ from typing import Any
 from prmkit.annotate._base import AnnotationUnit, Annotator
 from prmkit.annotate._shards import ShardStore
 from prmkit.annotate.sample import SolutionSampler
-from prmkit.distributed._jobs import carry, write_shards
+from prmkit.distributed._jobs import carry, run_pending
 from prmkit.distributed._local import LocalEngine
-from prmkit.distributed._report import JobReport
 
 __all__ = ["AnnotationRun", "run_sharded"]
 
@@ -145,21 +144,14 @@ def run_sharded(
                 "pass sampler=SolutionSampler(generator, task) or give every unit its solutions"
             )
     run = AnnotationRun(out_dir=store.out_dir)
-    todo = [shard for shard in range(store.num_shards) if not store.is_done(shard)]
-    run.shards_skipped = store.num_shards - len(todo)
-    if max_shards is not None:
-        todo = todo[:max_shards]
-    done_units = len(units) - sum(len(store.units_of(s)) for s in range(store.num_shards) if not store.is_done(s))
     # Copies: sampled solutions go into these, never into the caller's units.
-    items = [(shard, [AnnotationUnit(units[i].problem, units[i].solutions) for i in store.units_of(shard)]) for shard in todo]
-    engine = engine if engine is not None else LocalEngine()
-    report = JobReport(len(units), f"{annotator.name} labels", done=done_units, progress=progress)
-    work = [(store, shard, shard_units) for shard, shard_units in items]
-    with report:
-        for _, _, stats in write_shards(engine, carry(ShardLabeller(annotator, sampler)), work, report):
-            run.shards_written += 1
-            run.calls += stats["calls"]
-    run.report = report
+    pending = run_pending(
+        engine if engine is not None else LocalEngine(), carry(ShardLabeller(annotator, sampler)), [store],
+        lambda _, positions: [AnnotationUnit(units[i].problem, units[i].solutions) for i in positions],
+        f"{annotator.name} labels", max_shards=max_shards, progress=progress,
+    )  # fmt: skip
+    run.shards_written, run.shards_skipped, run.report = len(pending.written), pending.skipped, pending.report
+    run.calls = sum(stats["calls"] for stats in pending.written)
     for shard in range(store.num_shards):
         if store.is_done(shard):
             stats = store.stats(shard)

@@ -139,19 +139,20 @@ def load_cli_task(name: str, options: list[str] | None) -> Any:
         fail(f"--task {name}: {err}; give its options as --task-option key=value (it takes: {', '.join(takes) or 'none'})")
 
 
-def load_cli_scorer(model: str, path: str | None, backend: str | None, options: list[str] | None) -> Any:
+def load_cli_scorer(model: str, path: str | None, backend: str | None, options: list[str] | None,
+                    path_flag: str = "--path") -> Any:
     """Load a registered scorer from the shared ``--model/--path/--backend/--option`` flags.
 
-    The name, the ``--path`` folder and the options are checked before the model loads; a rejected
-    ``--option`` is named with the options the scorer takes (``--path``/``--backend`` are flags, so
-    they are not listed as options).
+    The name, the ``--path`` folder (``path_flag`` in messages) and the options are checked before
+    the model loads; a rejected ``--option`` is named with the options the scorer takes
+    (``--path``/``--backend`` are flags, so they are not listed as options).
     """
     from prmkit.models import SCORERS, load_scorer, scorer_options
 
     SCORERS.get(model)  # UnknownNameError lists the valid names
     kwargs = parse_options(options)
     if path is not None:
-        kwargs["path"] = checkpoint_path(path, "--path", hub=backend != "http")  # http: the server holds the model
+        kwargs["path"] = checkpoint_path(path, path_flag, hub=backend != "http")  # http: the server holds the model
     if backend is not None:
         kwargs["backend"] = backend
     try:

@@ -21,9 +21,10 @@ from collections.abc import Callable
 from types import ModuleType
 from typing import Any
 
-__all__ = ["quiet_transformers"]
+__all__ = ["quiet_transformers", "worker_env"]
 
 _LOGGING = "transformers.utils.logging"
+_quiet = False  # whether quiet_transformers silenced this process
 
 
 def _filter_bars(logging: ModuleType) -> None:
@@ -70,8 +71,10 @@ def quiet_transformers(verbose: bool = False) -> None:
     Args:
         verbose: leave everything as transformers has it (also with ``PRMKIT_VERBOSE=1``).
     """
+    global _quiet
     if verbose or os.environ.get("PRMKIT_VERBOSE", "").strip() not in ("", "0"):
         return
+    _quiet = True
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
     os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
     loaded = sys.modules.get(_LOGGING)
@@ -81,3 +84,16 @@ def quiet_transformers(verbose: bool = False) -> None:
         _filter_bars(loaded)
     elif not any(isinstance(finder, _AfterImport) for finder in sys.meta_path):
         sys.meta_path.insert(0, _AfterImport(_LOGGING, _filter_bars))
+
+
+def worker_env() -> dict[str, str]:
+    """The environment that keeps the Ray workers of a quiet command as quiet as the command itself.
+
+    The import hook above cannot reach another process, so the workers get the log level by
+    environment and their weight-loading bars are switched off through tqdm's own ``TQDM_DISABLE``
+    (their bars would interleave with the job's single bar anyway). Empty for ``--verbose``.
+    """
+    if not _quiet:
+        return {}
+    return {"TRANSFORMERS_VERBOSITY": os.environ["TRANSFORMERS_VERBOSITY"], "TRANSFORMERS_NO_ADVISORY_WARNINGS": "1",
+            "TQDM_DISABLE": "1"}

@@ -21,6 +21,17 @@ from typing import Annotated, Any
 import typer
 
 from prmkit.cli._common import checkpoint_path, console, fail, load_cli_task, parse_options
+from prmkit.cli._engine import (
+    Address,
+    EngineFlags,
+    EngineName,
+    GpusPerWorker,
+    ShardSize,
+    ThreadsPerWorker,
+    Workers,
+    cli_generator,
+    cli_scorer,
+)
 
 __all__ = ["app"]
 
@@ -35,7 +46,6 @@ Split = Annotated[str, typer.Option(help="Task split to take problems from.")]
 N = Annotated[int, typer.Option("--n", help="Rollouts per Monte Carlo estimate (Math-Shepherd N, OmegaPRM k).")]
 Samples = Annotated[int, typer.Option(help="Solutions sampled per problem to label.")]
 Out = Annotated[Path, typer.Option(help="Output folder of the shards (rerun to resume).")]
-ShardSize = Annotated[int, typer.Option(help="Problems per shard.")]
 MaxNewTokens = Annotated[int, typer.Option(help="Token limit of a rollout / a sampled solution.")]
 Temperature = Annotated[float, typer.Option(help="Sampling temperature of rollouts and solutions.")]
 Seed = Annotated[int, typer.Option(help="Base seed (rollouts and solution sampling derive theirs from it).")]
@@ -43,11 +53,6 @@ BatchSize = Annotated[int, typer.Option(help="Prompts per Generator.complete cal
 TaskOption = Annotated[list[str], typer.Option(help="Task constructor option as key=value; repeatable.")]
 GeneratorOption = Annotated[list[str], typer.Option(help="Generator option as key=value (e.g. device=cuda); repeatable.")]
 Threads = Annotated[int, typer.Option(help="torch CPU threads (0 = torch's default); 1 is fastest for tiny policies on busy CPUs.")]
-EngineName = Annotated[str, typer.Option("--engine", help="'local' (this process) or 'ray' (a Ray Data actor pool; same shards).")]
-Address = Annotated[str | None, typer.Option(help="Ray cluster to join with --engine ray ('auto', 'HOST:6379'); default: start a local Ray.")]
-Workers = Annotated[int, typer.Option(help="Ray actors, each holding one policy (--engine ray).")]
-ThreadsPerWorker = Annotated[int, typer.Option(help="CPUs / torch threads per Ray actor (--engine ray).")]
-GpusPerWorker = Annotated[float, typer.Option(help="GPUs per Ray actor (--engine ray; fractions share a GPU).")]
 Solutions = Annotated[
     Path | None,
     typer.Option(help="JSONL of LabelledSolution records to label instead of sampling (--problems caps the problems)."),
@@ -89,7 +94,7 @@ def mc(
     from prmkit.annotate.mc import MCConfig
 
     config = _config(MCConfig, n=n, labels=labels, max_new_tokens=max_new_tokens, temperature=temperature, seed=seed, batch_size=batch_size)
-    _run("mc", config, _Job(task, task_option, policy, generator, generator_option, problems, split, samples, out, shard_size, solutions, threads, _Engine(engine, address, workers, threads_per_worker, num_gpus_per_worker)))  # fmt: skip
+    _run("mc", config, _Job(task, task_option, policy, generator, generator_option, problems, split, samples, out, shard_size, solutions, threads, EngineFlags(engine, address, workers, threads_per_worker, num_gpus_per_worker)))  # fmt: skip
 
 
 @app.command("omegaprm")
@@ -130,7 +135,7 @@ def omegaprm(
         OmegaPRMConfig, n=n, mode=mode, budget=budget, alpha=alpha, beta=beta, length_scale=length_scale, c_puct=c_puct,
         max_new_tokens=max_new_tokens, temperature=temperature, seed=seed, batch_size=batch_size,
     )  # fmt: skip
-    _run("omegaprm", config, _Job(task, task_option, policy, generator, generator_option, problems, split, samples, out, shard_size, solutions, threads, _Engine(engine, address, workers, threads_per_worker, num_gpus_per_worker)))  # fmt: skip
+    _run("omegaprm", config, _Job(task, task_option, policy, generator, generator_option, problems, split, samples, out, shard_size, solutions, threads, EngineFlags(engine, address, workers, threads_per_worker, num_gpus_per_worker)))  # fmt: skip
 
 
 @app.command("rpe")
@@ -163,7 +168,7 @@ def rpe(
     from prmkit.annotate.rpe import RPEConfig
 
     config = _config(RPEConfig, n=n, epsilon=epsilon, max_new_tokens=max_new_tokens, temperature=temperature, seed=seed, batch_size=batch_size)
-    _run("rpe", config, _Job(task, task_option, policy, generator, generator_option, problems, split, samples, out, shard_size, solutions, threads, _Engine(engine, address, workers, threads_per_worker, num_gpus_per_worker)))  # fmt: skip
+    _run("rpe", config, _Job(task, task_option, policy, generator, generator_option, problems, split, samples, out, shard_size, solutions, threads, EngineFlags(engine, address, workers, threads_per_worker, num_gpus_per_worker)))  # fmt: skip
 
 
 @app.command("pav")
@@ -198,7 +203,7 @@ def pav(
     from prmkit.annotate.pav import PAVConfig
 
     config = _config(PAVConfig, n=n, labels=labels, threshold=threshold, max_new_tokens=max_new_tokens, temperature=temperature, seed=seed, batch_size=batch_size)  # fmt: skip
-    _run("pav", config, _Job(task, task_option, policy, generator, generator_option, problems, split, samples, out, shard_size, solutions, threads, _Engine(engine, address, workers, threads_per_worker, num_gpus_per_worker)), prover=prover)  # fmt: skip
+    _run("pav", config, _Job(task, task_option, policy, generator, generator_option, problems, split, samples, out, shard_size, solutions, threads, EngineFlags(engine, address, workers, threads_per_worker, num_gpus_per_worker)), prover=prover)  # fmt: skip
 
 
 @app.command("consensus")
@@ -238,7 +243,7 @@ def consensus(
     from prmkit.annotate.consensus import ConsensusConfig
 
     config = _config(ConsensusConfig, n=n, judge_threshold=judge_threshold, max_new_tokens=max_new_tokens, temperature=temperature, seed=seed, batch_size=batch_size)  # fmt: skip
-    job = _Job(task, task_option, policy, generator, generator_option, problems, split, samples, out, shard_size, solutions, threads, _Engine(engine, address, workers, threads_per_worker, num_gpus_per_worker))  # fmt: skip
+    job = _Job(task, task_option, policy, generator, generator_option, problems, split, samples, out, shard_size, solutions, threads, EngineFlags(engine, address, workers, threads_per_worker, num_gpus_per_worker))  # fmt: skip
     _run("consensus", config, job, judge=_Judge(judge, judge_path, judge_backend, judge_option))
 
 
@@ -255,20 +260,7 @@ class _Judge:
         return {"name": self.name, "path": self.path, "backend": self.backend, "options": parse_options(self.option)}
 
     def build(self, engine: str) -> Any:
-        from prmkit.cli._common import load_cli_scorer
-
-        if engine == "local":
-            return load_cli_scorer(self.name, self.path, self.backend, self.option)
-        from prmkit.distributed._lazy import LazyScorer
-        from prmkit.models import SCORERS
-
-        SCORERS.get(self.name)  # an unknown name fails here, listing the valid ones
-        options = parse_options(self.option)
-        if self.path is not None:
-            options["path"] = checkpoint_path(self.path, "--judge-path", hub=self.backend != "http")
-        if self.backend is not None:
-            options["backend"] = self.backend
-        return LazyScorer(self.name, **options)
+        return cli_scorer(self.name, self.path, self.backend, self.option, engine, "--judge-path")
 
 
 def _config(kind: type, **fields: Any) -> Any:
@@ -298,25 +290,6 @@ def _read_units(path: Path) -> list[Any]:
 
 
 @dataclass
-class _Engine:
-    """The --engine flags."""
-
-    name: str
-    address: str | None
-    workers: int
-    threads_per_worker: int
-    num_gpus_per_worker: float
-
-    def build(self) -> Any:
-        from prmkit.distributed import load_engine
-
-        if self.name == "local":
-            return load_engine("local")
-        return load_engine("ray", address=self.address, workers=self.workers, threads_per_worker=self.threads_per_worker,
-                           num_gpus_per_worker=self.num_gpus_per_worker)
-
-
-@dataclass
 class _Job:
     """The flags both commands share (everything but the annotator's own settings)."""
 
@@ -332,14 +305,13 @@ class _Job:
     shard_size: int
     solutions: Path | None
     threads: int
-    engine: _Engine
+    engine: EngineFlags
 
 
 def _run(name: str, config: Any, job: _Job, prover: str | None = None, judge: _Judge | None = None) -> None:
     """Config -> setup (task, problems, policy) -> sharded run -> where the outputs went."""
     from prmkit._registry import UnknownNameError
     from prmkit.annotate import ANNOTATORS, AnnotationUnit, SolutionSampler, run_sharded
-    from prmkit.generation import load_generator
 
     if job.problems < 1 or job.samples < 1 or job.shard_size < 1 or job.threads < 0:
         fail(f"--problems, --samples, --shard-size must be >= 1 and --threads >= 0, got {job.problems}, {job.samples}, {job.shard_size}, {job.threads}")
@@ -354,23 +326,14 @@ def _run(name: str, config: Any, job: _Job, prover: str | None = None, judge: _J
             units = _read_units(job.solutions)[: job.problems]
         else:
             units = [AnnotationUnit(p) for p in task.problems(job.split)[: job.problems]]
-        if job.engine.name not in ("local", "ray"):
-            fail(f"--engine {job.engine.name!r}: choose local or ray")
-        try:
-            if job.engine.name == "ray":  # each Ray actor loads its own copy
-                from prmkit.distributed import LazyGenerator
-
-                generator = LazyGenerator(job.generator, model=policy, **parse_options(job.generator_option))
-            else:
-                generator = load_generator(job.generator, model=policy, **parse_options(job.generator_option))
-        except TypeError as err:
-            fail(f"generator {job.generator!r} does not take the options {sorted(parse_options(job.generator_option))}: {err}")
+        job.engine.check()
+        generator = cli_generator(job.generator, policy, job.generator_option, job.engine.name)  # ray: each actor loads it
         roller = generator
         if prover is not None and job.engine.name != "local":
             fail("--prover runs on --engine local only (each Ray worker would need its own prover copy)")
         if prover is not None:  # pav: rollouts from another checkpoint, solutions from --policy
             path = checkpoint_path(prover, "--prover", demo=True, hub=job.generator == "transformers")
-            roller = load_generator(job.generator, model=path, **parse_options(job.generator_option))
+            roller = cli_generator(job.generator, path, job.generator_option, "local")
         extra = {"judge": judge.build(job.engine.name)} if judge is not None else {}
         annotator = ANNOTATORS.get(name)(roller, task, config, **extra)
         sampler = None
@@ -389,13 +352,9 @@ def _run(name: str, config: Any, job: _Job, prover: str | None = None, judge: _J
             identity["prover"] = prover
         if judge is not None:
             identity["judge"] = judge.identity()
-        engine = job.engine.build()
-        try:
+        with job.engine.running() as engine:
             run = run_sharded(annotator, units, job.out, shard_size=job.shard_size, sampler=sampler, job=identity,
                               engine=engine)
-        finally:
-            if hasattr(engine, "shutdown"):
-                engine.shutdown()
     except (UnknownNameError, ValueError, FileNotFoundError, OSError) as err:
         fail(str(err))
     if run.shards_skipped:

@@ -7,7 +7,9 @@ record: prmkit JSONL (``LabelledSolution.to_dict()`` per line), plain JSONL (``{
 input order — the file ``prmkit eval processbench --scores`` reads. The ``id`` is the problem id
 (suffixed ``/k`` for the k-th solution when a problem has several); PRMBench's key fields ``idx`` and
 ``classification`` are copied from the solution's meta when present. The output appears only once
-every solution is scored (written atomically).
+every solution is scored (written atomically); until then finished shards wait in ``<output>.shards/``,
+so a rerun of an interrupted command scores only the rest. ``--engine ray`` scores the shards on a
+Ray actor pool (each actor loads the scorer once) and writes the same bytes.
 
 Example:
     prmkit score --model qwen2.5-math-prm --path Qwen/Qwen2.5-Math-PRM-7B --input pb_gsm8k.json \\
@@ -17,13 +19,22 @@ Example:
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from prmkit.cli._common import console, fail, load_cli_scorer, output_file
+from prmkit.cli._common import console, fail, output_file, parse_options
+from prmkit.cli._engine import (
+    Address,
+    EngineFlags,
+    EngineName,
+    GpusPerWorker,
+    ShardSize,
+    ThreadsPerWorker,
+    Workers,
+    cli_scorer,
+)
 
 __all__ = ["NAME", "HELP", "run", "read_items"]
 
@@ -70,17 +81,30 @@ def run(
     format: Annotated[str, typer.Option("--format", help="Input format: auto (told from the first record), plain, or a prmkit convert format (processbench, prmbench, prmkit, trl, ...).")] = "auto",  # noqa: A002
     batch_size: Annotated[int, typer.Option(help="Solutions per scorer call.")] = 16,
     option: Annotated[list[str], typer.Option(help="Scorer option as key=value (JSON values); repeatable.")] = [],  # noqa: B006
+    shard_size: ShardSize = 256,
+    engine: EngineName = "local",
+    address: Address = None,
+    workers: Workers = 2,
+    threads_per_worker: ThreadsPerWorker = 1,
+    num_gpus_per_worker: GpusPerWorker = 0.0,
 ) -> None:
     """Score every solution in --input and write one {id, scores} line per solution to --output.
+
+    Shards of --shard-size solutions are kept in ``<output>.shards/`` until the output is written,
+    so rerunning an interrupted command scores only what is missing.
 
     Example:
         prmkit score --model dummy --input steps.jsonl --output scores.jsonl --option value=0.7
     """
     from prmkit._registry import UnknownNameError
-    from prmkit.io._jsonl import FormatError, atomic_writer
+    from prmkit.distributed._jobs import shards_folder
+    from prmkit.evaluate._scoring import score_sharded
+    from prmkit.io._jsonl import FormatError
 
-    if batch_size < 1:
-        fail(f"--batch-size must be >= 1, got {batch_size}")
+    if batch_size < 1 or shard_size < 1:
+        fail(f"--batch-size and --shard-size must be >= 1, got {batch_size}, {shard_size}")
+    flags = EngineFlags(engine, address, workers, threads_per_worker, num_gpus_per_worker)
+    flags.check()
     if not input.exists():
         fail(f"--input {input} does not exist")
     output_file(output, "--output")
@@ -88,17 +112,18 @@ def run(
         rows = read_items(input, format)
     except (FormatError, UnknownNameError, ValueError) as err:
         fail(str(err))
-    scorer = load_cli_scorer(model, path, backend, option)
+    scorer = cli_scorer(model, path, backend, option, engine)
     console.print(f"scoring {len(rows)} solutions from {input} with {model}")
-    from prmkit.evaluate._scoring import score_items
-
+    config = {"scorer": {"name": model, "path": path, "backend": backend, "options": parse_options(option)}}
     try:
-        scores = score_items(scorer, [(row["question"], row["steps"]) for row in rows], batch_size,
-                             description="scoring", ids=[row["id"] for row in rows])
+        with flags.running() as running:
+            done = score_sharded(scorer, rows, output, batch_size=batch_size, shard_size=shard_size, config=config,
+                                 engine=running)
     except ValueError as err:
-        fail(str(err))
-    with atomic_writer(output) as handle:
-        for row, row_scores in zip(rows, scores):
-            record = {"id": row["id"], **{k: row[k] for k in _KEY_FIELDS if k in row}, "scores": row_scores}
-            handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+        kept = shards_folder(output)
+        fail(f"{err}" + (f" (finished shards are kept in {kept}; a rerun resumes from them)" if kept.exists() else ""))
+    if done.shards_skipped:
+        console.print(f"resumed: {done.shards_skipped} finished shard(s) skipped")
     console.print(f"wrote {len(rows)} score lines to {output}")
+    if done.report.workers:
+        console.print(done.report.table(f"per worker ({engine} engine)"))

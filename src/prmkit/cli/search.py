@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated
 
@@ -12,11 +11,21 @@ from prmkit.cli._common import (
     checkpoint_path,
     console,
     fail,
-    load_cli_scorer,
     load_cli_task,
     output_file,
     parse_options,
     prm_source,
+)
+from prmkit.cli._engine import (
+    Address,
+    EngineFlags,
+    EngineName,
+    GpusPerWorker,
+    ShardSize,
+    ThreadsPerWorker,
+    Workers,
+    cli_generator,
+    cli_scorer,
 )
 
 __all__ = ["NAME", "HELP", "run"]
@@ -48,17 +57,25 @@ def run(
     option: Annotated[list[str], typer.Option(help="SearchConfig field as key=value (e.g. beam_width=4, temperature=0.7); repeatable.")] = [],  # noqa: B006
     task_option: Annotated[list[str], typer.Option(help="Task constructor option as key=value; repeatable.")] = [],  # noqa: B006
     threads: Annotated[int, typer.Option(help="torch CPU threads (0 = torch's default); 1 is fastest for tiny policies on busy CPUs.", min=0)] = 1,
+    shard_size: ShardSize = 32,
+    engine: EngineName = "local",
+    address: Address = None,
+    workers: Workers = 2,
+    threads_per_worker: ThreadsPerWorker = 1,
+    num_gpus_per_worker: GpusPerWorker = 0.0,
 ) -> None:
     """Search every problem with each method at each N; print accuracy vs compute and write JSONL.
+
+    Problems are searched in shards of --shard-size (kept in ``<out>.shards/`` until --out is
+    written, so rerunning an interrupted command searches only what is missing); --engine ray runs
+    the shards on a Ray actor pool, each actor with its own policy and PRM, and writes the same records.
 
     Example:
         prmkit search --task arith --policy demo --prm runs/prm --method best_of_n --method beam --n 4 --n 16 --plot
     """
     import dataclasses
 
-    from prmkit.generation import load_generator
-    from prmkit.io._jsonl import atomic_writer
-    from prmkit.search import SEARCH_METHODS, SearchConfig, run_search
+    from prmkit.search import SEARCH_METHODS, SearchConfig, search_sharded
     from prmkit.search.report import plot_budget_curves, summarize, summary_table
 
     unknown = [m for m in method if m not in SEARCH_METHODS.names()]
@@ -68,6 +85,10 @@ def run(
         fail(f"--problems must be >= 1 (got {problems})")
     if any(size < 1 for size in n):
         fail(f"--n must be >= 1 (got {', '.join(str(size) for size in n if size < 1)})")
+    if shard_size < 1:
+        fail(f"--shard-size must be >= 1 (got {shard_size})")
+    flags = EngineFlags(engine, address, workers, threads_per_worker, num_gpus_per_worker)
+    flags.check()
     base = parse_options(option)
     types = {f.name: f.type for f in dataclasses.fields(SearchConfig)}
     for key, value in base.items():
@@ -97,26 +118,30 @@ def run(
         torch.set_num_threads(threads)
     policy_dir = checkpoint_path(policy, "--policy", demo=True)
     try:
-        generator = load_generator("transformers", model=policy_dir)
+        generator = cli_generator("transformers", policy_dir, None, engine)
     except (OSError, ValueError) as err:
         fail(f"could not load the policy {policy!r}: {err}")
-    scorer = load_cli_scorer(prm_name, prm_dir, None, None)
+    scorer = cli_scorer(prm_name, prm_dir, None, None, engine, "--prm")
     if prm_name == "arith-oracle":
         console.print("[bold yellow]warning:[/bold yellow] scoring with the exact arith oracle (--prm arith-oracle, "
                       "the default): it knows every step's truth, so these numbers are an upper bound no trained PRM "
                       "reaches; pass --prm DIR to search with a real PRM", soft_wrap=True)
-    records = []
-    for name in method:
-        for size, config in configs.items():
-            console.print(f"[bold]{name}[/bold] N={size} on {len(chosen)} problems ...")
-            for result in run_search(name, the_task, generator, scorer, chosen, config):
-                record = result.to_dict()
-                record["meta"]["n"] = size
-                record["meta"]["prm"] = prm
-                records.append(record)
-    with atomic_writer(out) as handle:
-        for record in records:
-            handle.write(json.dumps(record) + "\n")
+    runs = [(name, config, {"n": size, "prm": prm}) for name in method for size, config in configs.items()]
+    console.print(f"[bold]{', '.join(method)}[/bold] at N={', '.join(map(str, configs))} on {len(chosen)} problems "
+                  f"({engine} engine) ...")
+    job = {"task": task, "task_options": parse_options(task_option), "split": split, "policy": policy, "prm": prm,
+           "prm_family": prm_family}
+    try:
+        with flags.running() as running:
+            done = search_sharded(runs, the_task, generator, scorer, chosen, out, shard_size=shard_size, job=job,
+                                  engine=running)
+    except ValueError as err:
+        fail(str(err))
+    records = [record for rows in done.rows for record in rows]
+    if done.shards_skipped:
+        console.print(f"resumed: {done.shards_skipped} finished shard(s) skipped")
+    if done.report.workers:
+        console.print(done.report.table(f"per worker ({engine} engine)"))
     rows = summarize(records)
     console.print(summary_table(rows, f"{task}: accuracy vs compute ({len(chosen)} problems, PRM {prm})"))
     console.print(f"results: {out}")

@@ -23,14 +23,25 @@ class _Lazy:
         self.name, self.options = name, options
         self._loaded: Any = None
 
+    kind = "model"
+
     def _load(self) -> Any:
         raise NotImplementedError
 
     @property
     def loaded(self) -> Any:
-        """The real backend (loaded now if it was not yet)."""
+        """The real backend (loaded now if it was not yet).
+
+        Raises:
+            ValueError: the backend does not take the recipe's options (a TypeError from its
+                constructor, said as the user's error it is: on a Ray worker there is no CLI
+                check before the load to catch it).
+        """
         if self._loaded is None:
-            self._loaded = self._load()
+            try:
+                self._loaded = self._load()
+            except TypeError as err:
+                raise ValueError(f"{self.kind} {self.name!r} does not take the options {sorted(self.options)}: {err}") from None
         return self._loaded
 
     def __getstate__(self) -> dict[str, Any]:
@@ -55,6 +66,8 @@ class LazyGenerator(_Lazy):
         LazyGenerator('transformers', {'model': 'src/prmkit/assets/arith_policy'})
     """
 
+    kind = "generator"
+
     def _load(self) -> Any:
         from prmkit.generation import load_generator
 
@@ -66,6 +79,8 @@ class LazyGenerator(_Lazy):
 
 class LazyScorer(_Lazy):
     """``load_scorer(name, **options)`` on first :meth:`score`; pickles as the recipe."""
+
+    kind = "scorer"
 
     def _load(self) -> Any:
         from prmkit.models import load_scorer

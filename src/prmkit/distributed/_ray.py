@@ -21,11 +21,34 @@ import os
 import pickle
 import time
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from prmkit.distributed._base import Done, WorkerFactory
 
 __all__ = ["RayEngine"]
+
+
+@dataclass
+class _Failed:
+    """The exception a worker raised on an item, sent back as data and raised again by the driver.
+
+    Why: Ray Data wraps a worker's exception in ``UserCodeException`` with the actor's traceback
+    around it, so a user error (a record the scorer cannot take, a bad option) would reach the CLI
+    as a wall of Ray frames; re-raised as itself, it reads exactly as on the local engine.
+    """
+
+    error: BaseException
+
+    @classmethod
+    def of(cls, err: Exception) -> _Failed:
+        import ray.cloudpickle as cloudpickle
+
+        try:
+            cloudpickle.loads(cloudpickle.dumps(err))
+        except Exception:  # an exception that does not survive pickling travels as its text
+            return cls(RuntimeError(f"{type(err).__name__}: {err}"))
+        return cls(err)
 
 
 class _Actor:
@@ -56,7 +79,11 @@ class _Actor:
         values, seconds, setups = [], [], []
         for item in batch["item"]:
             begin = time.perf_counter()
-            values.append(cloudpickle.dumps(self.worker(pickle.loads(item))))
+            try:
+                value: Any = self.worker(pickle.loads(item))
+            except Exception as err:  # the driver raises it (see _Failed)
+                value = _Failed.of(err)
+            values.append(cloudpickle.dumps(value))
             seconds.append(time.perf_counter() - begin)
             setups.append(self.setup)
             self.setup = 0.0
@@ -170,10 +197,18 @@ class RayEngine:
             **remote,
         )
         seen: set[int] = set()
-        for row in results.iter_rows():
-            index = int(row["index"])
-            if index in seen:  # a retried item that had already come back: keep the first
-                continue
-            seen.add(index)
-            yield Done(index, cloudpickle.loads(row["value"]), str(row["worker"]), float(row["seconds"]),
-                       float(row["setup"]))
+        rows = iter(results.iter_rows())
+        try:
+            for row in rows:
+                index = int(row["index"])
+                if index in seen:  # a retried item that had already come back: keep the first
+                    continue
+                seen.add(index)
+                value = cloudpickle.loads(row["value"])
+                if isinstance(value, _Failed):
+                    raise value.error
+                yield Done(index, value, str(row["worker"]), float(row["seconds"]), float(row["setup"]))
+        finally:
+            # A job that stops early (an item failed, the caller stopped reading) must free its actors
+            # now: a later job on the same Ray would otherwise wait for their CPUs.
+            rows.close()

@@ -53,9 +53,10 @@ class JobReport:
         self._bar: Any = None
         self._task: Any = None
         self._start = time.perf_counter()
+        self._end: float | None = None
 
     def __enter__(self) -> JobReport:
-        self._start = time.perf_counter()
+        self._start, self._end = time.perf_counter(), None
         if self.progress:
             from rich.console import Console
             from rich.progress import (
@@ -77,13 +78,15 @@ class JobReport:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self._end = time.perf_counter()  # the job's wall time stops here, not when the table is drawn
         if self._bar is not None:
             self._bar.__exit__(*exc)
             self._bar = None
 
     @property
     def elapsed(self) -> float:
-        return time.perf_counter() - self._start
+        """Seconds since the job started, up to its end once the ``with`` block is left."""
+        return (self._end if self._end is not None else time.perf_counter()) - self._start
 
     def add(self, done: Done, *, units: int, rollouts: int = 0, tokens: int = 0) -> None:
         """Count one finished item: ``units`` units that cost ``rollouts`` rollouts and ``tokens`` tokens."""

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import math
 import os
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from prmkit.io._jsonl import FormatError, read_jsonl, require
 from prmkit.types import LabelledSolution
 
-__all__ = ["score_items", "score_labelled", "read_scores", "check_scores"]
+__all__ = ["ShardScorer", "score_items", "score_labelled", "score_sharded", "read_scores", "check_scores"]
 
 
 def score_items(
@@ -63,6 +65,81 @@ def score_items(
                 out.append(_as_scores(row, name, "the scorer returned"))
             bar.advance(task, len(batch))
     return out
+
+
+@dataclass
+class ShardScorer:
+    """Scores one shard of rows wherever it runs (a worker of :func:`score_sharded`).
+
+    A row is ``{"id", "question", "steps", **key fields}``; its record is the row without
+    ``question`` and ``steps``, plus ``"scores"``. Sent to Ray workers by pickle: give it a
+    :class:`~prmkit.distributed.LazyScorer` so each worker loads its own PRM, once.
+    """
+
+    scorer: Any
+    batch_size: int
+
+    def __call__(self, item: tuple[int, tuple[Any, list[dict[str, Any]]]]) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+        """``(shard, (_, rows)) -> (records, stats)``; stats count records, steps and the PRM tokens run (when known)."""
+        _, (_, rows) = item
+        before = getattr(self.scorer, "tokens_run", None)
+        scores = score_items(self.scorer, [(row["question"], row["steps"]) for row in rows], self.batch_size,
+                             progress=False, ids=[row["id"] for row in rows])
+        after = getattr(self.scorer, "tokens_run", None)
+        records = [{**{k: v for k, v in row.items() if k not in ("question", "steps")}, "scores": row_scores}
+                   for row, row_scores in zip(rows, scores)]
+        tokens = after - before if before is not None and after is not None else 0
+        return records, {"records": len(records), "steps": sum(map(len, scores)), "tokens": tokens}
+
+
+def score_sharded(
+    scorer: Any,
+    rows: Sequence[dict[str, Any]],
+    output: str | os.PathLike[str],
+    *,
+    batch_size: int = 16,
+    shard_size: int = 256,
+    config: dict[str, Any] | None = None,
+    engine: Any = None,
+    max_shards: int | None = None,
+    progress: bool = True,
+) -> Any:
+    """Score ``rows`` shard by shard on ``engine`` and write one ``{id, ..., scores}`` line per row to ``output``.
+
+    Shards go to ``<output>.shards/`` as they finish, so a rerun after an interrupt scores only the
+    rest; the output file appears (atomically) once every row is scored, in input order, the same
+    bytes on every engine (:func:`prmkit.distributed._jobs.run_merged`).
+
+    Args:
+        scorer: any :class:`~prmkit.models.Scorer` (a ``LazyScorer`` for the ray engine).
+        rows: ``{"id", "question", "steps", **key fields}`` per solution (``prmkit score``'s ``read_items``).
+        output: the scores JSONL.
+        batch_size: rows per ``scorer.score`` call.
+        shard_size: rows per shard.
+        config: what else determines the scores (the scorer's name, path, options); a rerun
+            resumes only with the same config, rows, batch and shard size.
+        engine: where shards run; default: the local engine (this process).
+        max_shards: score at most this many new shards, then stop (no output yet).
+        progress: draw the job's progress bar.
+
+    Returns:
+        A :class:`~prmkit.distributed._jobs.MergedRun` (``complete``, shards written / skipped, report).
+
+    Raises:
+        ValueError / InputError: as :func:`score_items` (a row the scorer cannot take names its id);
+            shards finished before it stay for the rerun.
+    """
+    from prmkit.distributed._jobs import Part, carry, item_key, run_merged
+    from prmkit.distributed._local import LocalEngine
+
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    part = Part({**(config or {}), "batch_size": batch_size}, rows, [item_key(i, row) for i, row in enumerate(rows)])
+    return run_merged(
+        engine if engine is not None else LocalEngine(), carry(ShardScorer(scorer, batch_size)), [part], output,
+        shard_size=shard_size, description="scoring", dumps=lambda row: json.dumps(row, ensure_ascii=False),
+        max_shards=max_shards, progress=progress,
+    )  # fmt: skip
 
 
 def _culprit(scorer: Any, batch: Sequence[tuple[str, Sequence[str]]], ids: Sequence[str] | None, start: int,

@@ -7,7 +7,8 @@ all final candidates, the chosen one and the compute spent (:class:`Budget`):
     >>> results = run_search("beam", task, policy, prm, problems, SearchConfig(n=16))  # doctest: +SKIP
 
 Methods (registered by name in :data:`SEARCH_METHODS`): ``best_of_n``, ``beam``, ``dvts``,
-``mcts``, ``early_reject``, ``particle_filtering``.
+``mcts``, ``early_reject``, ``particle_filtering``. :func:`search_sharded` runs several methods and
+budgets over many problems as one resumable sharded job, on the local or the Ray engine.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from prmkit._registry import Registry
 from prmkit.generation import Generator
 from prmkit.models import Scorer
 from prmkit.search._budget import Budget, CountingGenerator, CountingScorer
+from prmkit.search._sharded import search_sharded
 from prmkit.search._stepwise import Candidate, SearchResult
 from prmkit.search.config import SearchConfig
 from prmkit.search.vote import answer_key, select
@@ -25,7 +27,8 @@ from prmkit.tasks import Task
 from prmkit.types import Problem
 
 __all__ = [
-    "SEARCH_METHODS", "Budget", "Candidate", "SearchConfig", "SearchResult", "answer_key", "run_search", "select",
+    "SEARCH_METHODS", "Budget", "Candidate", "SearchConfig", "SearchResult", "answer_key", "run_search",
+    "search_sharded", "select",
 ]
 
 SEARCH_METHODS = Registry("search method")

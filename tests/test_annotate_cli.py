@@ -154,3 +154,35 @@ def test_consensus_command_loads_the_judge_by_name_reports_kept_and_resumes(fake
         assert unknown.exit_code == 2 and "Unknown scorer 'nope'" in " ".join(unknown.output.split())
     finally:
         SCORERS._targets.pop("chain-judge")
+
+
+def test_spare_command_samples_labels_without_rollouts_resumes_and_needs_no_policy_for_given_solutions(fakes, tmp_path):
+    from prmkit.io._jsonl import write_jsonl
+    from prmkit.types import LabelledSolution, Problem, Solution
+
+    out = tmp_path / "spare"
+    args = ["annotate", "spare", *BASE, "--problems", "3", "--samples", "2", "--generator-option", "p=0.6", "--out", str(out)]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    records = [r for p in out.glob("shard-*.jsonl") for _, r in read_jsonl(p)]
+    assert len(records) == 6 and all(r["labels"]["source"] == "spare" and r["labels"]["rollouts"] == 0 for r in records)
+    task = ChainTask()
+    assert all(r["labels"]["first_error"] == task.first_error(Problem(**r["problem"]), r["solution"]["steps"])
+               for r in records)  # fmt: skip
+    assert CALLS[0].calls == 1 and "rollouts: 0 total, 6 solutions sampled" in " ".join(result.output.split())
+    again = CliRunner().invoke(app, args)
+    assert again.exit_code == 0 and "finished shard(s) skipped" in again.output and CALLS[1].calls == 0
+    other = CliRunner().invoke(app, [*args, "--claimless", "error"])
+    assert other.exit_code == 2 and "config.claimless: 'neutral' -> 'error'" in " ".join(other.output.split())
+    bad = CliRunner().invoke(app, [*args[:-2], "--claimless", "maybe", "--out", str(tmp_path / "b")])
+    assert bad.exit_code == 2 and "claimless must be one of" in " ".join(bad.output.split())
+
+    problem = task.problems()[0]
+    write_jsonl(tmp_path / "in.jsonl", [LabelledSolution(problem, Solution(problem.id, task.wrong_steps(problem, 1))).to_dict()])
+    CALLS.clear()
+    given = ["annotate", "spare", "--task", "chain-fake", "--policy", str(tmp_path / "no-such-policy"),
+             "--solutions", str(tmp_path / "in.jsonl"), "--out", str(tmp_path / "given")]  # fmt: skip
+    result = CliRunner().invoke(app, given)
+    assert result.exit_code == 0, result.output
+    (record,) = [r for p in (tmp_path / "given").glob("shard-*.jsonl") for _, r in read_jsonl(p)]
+    assert record["labels"]["first_error"] == 1 and not CALLS  # no policy was loaded

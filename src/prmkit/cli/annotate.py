@@ -6,7 +6,8 @@
     prmkit annotate rpe --epsilon 0.8 --out labels/rpe             # GenPRM relative progress
     prmkit annotate pav --prover runs/other_policy --out labels/pav  # advantage under a prover
     prmkit annotate consensus --judge token-cls --judge-path runs/prm --out labels/consensus  # MC AND a judge agree
-    prmkit annotate spare --out labels/spare                       # align steps to the reference solution
+    prmkit annotate spare --out labels/spare                       # align steps to the reference solution (no rollouts)
+    prmkit annotate spare --task gsm8k --task-option data_dir=data/gsm8k --solutions sols.jsonl --out labels/spare-gsm8k
 
 All write resumable shards (rerun the same command to finish an interrupted job) and print where
 the shards went and how many rollouts they cost.
@@ -242,6 +243,41 @@ def consensus(
     _run("consensus", config, job, judge=_Judge(judge, judge_path, judge_backend, judge_option))
 
 
+@app.command("spare")
+def spare(
+    task: Task = "arith",
+    policy: Policy = "demo",
+    generator: GeneratorName = "transformers",
+    problems: Problems = 64,
+    split: Split = "train",
+    claimless: Annotated[str, typer.Option(help="A step with no equation and no final answer: 'neutral' or 'error'.")] = "neutral",
+    samples: Samples = 4,
+    out: Out = Path("labels/spare"),
+    shard_size: ShardSize = 16,
+    max_new_tokens: MaxNewTokens = 256,
+    temperature: Temperature = 1.0,
+    seed: Seed = 0,
+    batch_size: BatchSize = 64,
+    task_option: TaskOption = [],  # noqa: B006
+    generator_option: GeneratorOption = [],  # noqa: B006
+    solutions: Solutions = None,
+    threads: Threads = 1,
+    engine: EngineName = "local",
+    address: Address = None,
+    workers: Workers = 2,
+    threads_per_worker: ThreadsPerWorker = 1,
+    num_gpus_per_worker: GpusPerWorker = 0.0,
+) -> None:
+    """SPARE: align every step to the task's reference solution, no rollouts (Rizvi et al. 2025).
+
+    The policy only samples the solutions to label; with --solutions no policy is loaded.
+    """
+    from prmkit.annotate.spare import SPAREConfig
+
+    config = _config(SPAREConfig, claimless=claimless, max_new_tokens=max_new_tokens, temperature=temperature, seed=seed, batch_size=batch_size)  # fmt: skip
+    _run("spare", config, _Job(task, task_option, policy, generator, generator_option, problems, split, samples, out, shard_size, solutions, threads, _Engine(engine, address, workers, threads_per_worker, num_gpus_per_worker)))  # fmt: skip
+
+
 @dataclass
 class _Judge:
     """The --judge flags: a scorer loaded here (local engine) or on each Ray worker."""
@@ -348,7 +384,8 @@ def _run(name: str, config: Any, job: _Job, prover: str | None = None, judge: _J
 
         torch.set_num_threads(job.threads)
     task = load_cli_task(job.task, job.task_option)
-    policy = checkpoint_path(job.policy, "--policy", demo=True, hub=job.generator == "transformers")
+    no_policy = job.solutions is not None and not ANNOTATORS.get(name).uses_generator  # e.g. spare on given solutions
+    policy = None if no_policy else checkpoint_path(job.policy, "--policy", demo=True, hub=job.generator == "transformers")
     try:
         if job.solutions:
             units = _read_units(job.solutions)[: job.problems]
@@ -357,7 +394,9 @@ def _run(name: str, config: Any, job: _Job, prover: str | None = None, judge: _J
         if job.engine.name not in ("local", "ray"):
             fail(f"--engine {job.engine.name!r}: choose local or ray")
         try:
-            if job.engine.name == "ray":  # each Ray actor loads its own copy
+            if no_policy:
+                generator = None
+            elif job.engine.name == "ray":  # each Ray actor loads its own copy
                 from prmkit.distributed import LazyGenerator
 
                 generator = LazyGenerator(job.generator, model=policy, **parse_options(job.generator_option))
@@ -382,7 +421,7 @@ def _run(name: str, config: Any, job: _Job, prover: str | None = None, judge: _J
         source = f"solutions of {job.solutions}" if job.solutions else f"{job.split} problems"
         console.print(f"[bold]{name}[/bold]: labelling {len(units)} {job.task} {source} into {job.out}", soft_wrap=True)
         identity = {
-            "task": job.task, "task_options": parse_options(job.task_option), "split": job.split, "policy": job.policy,
+            "task": job.task, "task_options": parse_options(job.task_option), "split": job.split, "policy": None if no_policy else job.policy,
             "generator": job.generator, "solutions": str(job.solutions) if job.solutions else None,
         }  # fmt: skip
         if prover is not None:

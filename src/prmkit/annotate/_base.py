@@ -130,6 +130,8 @@ class Annotator(ABC):
     #: Whether labelling samples from ``generator`` (False: SPARE; the CLI then loads no policy
     #: when the solutions are given).
     uses_generator: ClassVar[bool] = True
+    #: What the records are, in the CLI's summary line.
+    record_noun: ClassVar[str] = "labelled solutions"
 
     @property
     def needs_solutions(self) -> bool:

@@ -30,7 +30,7 @@ problems, budgets 4-32, one thread on the shared 2-core CPU (``--prm runs/ver-ce
     best_of_n  56.2  60.4  58.3  54.2
     beam       60.4  54.2  54.2  56.2
     dvts       60.4  56.2  58.3  58.3
-    mcts       52.1  52.1  50.0  50.0   (58-252 tokens)
+    mcts       52.1  52.1  50.0  50.0   (58-252 tokens; the MCTS before issue 15's fix, see below)
 
 Verifier-guided beam search and DVTS beat majority vote at equal policy tokens at N = 4, 8 and 32
 (not at 16); with 48 problems one accuracy has a standard error of ~7 points, so only the N = 4 gain
@@ -40,6 +40,16 @@ correct steps are identical strings). Speed: 32 prompts at once vs one at a time
 tiny policy is compute-bound on one CPU thread; the >= 4x batching figure needs a GPU). The
 likelihood family has no prefix cache, so that row is printed for families that have one (with the
 demo's token-cls PRM earlier: 3.2x fewer PRM tokens, 1.36x less beam wall time).
+
+MCTS with the exact oracle (``--variants dvts mcts``, 64 problems, N = 4 / 8 / 16 / 32), before and
+after issue 15's fix (distinct children with sampled priors, widening where a path broke, the
+answer voted among finished solutions; see :mod:`prmkit.search.mcts`), accuracy % at tokens/problem:
+
+    mcts (oracle), before   46.9 @ 59   57.8 @ 82   54.7 @ 142   65.6 @ 251
+    mcts (oracle), after    46.9 @ 59   57.8 @ 82   70.3 @ 124   96.9 @ 156
+    dvts (oracle)           82.8 @ 145  92.2 @ 288  95.3 @ 579   98.4 @ 1159
+
+With the demo's token-cls PRM (a weak one: DVTS 39-48 %) MCTS stays at 45-52 % either way.
 """
 
 from __future__ import annotations

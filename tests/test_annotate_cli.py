@@ -154,3 +154,78 @@ def test_consensus_command_loads_the_judge_by_name_reports_kept_and_resumes(fake
         assert unknown.exit_code == 2 and "Unknown scorer 'nope'" in " ".join(unknown.output.split())
     finally:
         SCORERS._targets.pop("chain-judge")
+
+
+def test_spare_command_samples_labels_without_rollouts_resumes_and_needs_no_policy_for_given_solutions(fakes, tmp_path):
+    from prmkit.io._jsonl import write_jsonl
+    from prmkit.types import LabelledSolution, Problem, Solution
+
+    out = tmp_path / "spare"
+    args = ["annotate", "spare", *BASE, "--problems", "3", "--samples", "2", "--generator-option", "p=0.6", "--out", str(out)]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    records = [r for p in out.glob("shard-*.jsonl") for _, r in read_jsonl(p)]
+    assert len(records) == 6 and all(r["labels"]["source"] == "spare" and r["labels"]["rollouts"] == 0 for r in records)
+    task = ChainTask()
+    assert all(r["labels"]["first_error"] == task.first_error(Problem(**r["problem"]), r["solution"]["steps"])
+               for r in records)  # fmt: skip
+    assert CALLS[0].calls == 1 and "rollouts: 0 total, 6 solutions sampled" in " ".join(result.output.split())
+    again = CliRunner().invoke(app, args)
+    assert again.exit_code == 0 and "finished shard(s) skipped" in again.output and CALLS[1].calls == 0
+    other = CliRunner().invoke(app, [*args, "--claimless", "error"])
+    assert other.exit_code == 2 and "config.claimless: 'neutral' -> 'error'" in " ".join(other.output.split())
+    bad = CliRunner().invoke(app, [*args[:-2], "--claimless", "maybe", "--out", str(tmp_path / "b")])
+    assert bad.exit_code == 2 and "claimless must be one of" in " ".join(bad.output.split())
+
+    problem = task.problems()[0]
+    write_jsonl(tmp_path / "in.jsonl", [LabelledSolution(problem, Solution(problem.id, task.wrong_steps(problem, 1))).to_dict()])
+    CALLS.clear()
+    given = ["annotate", "spare", "--task", "chain-fake", "--policy", str(tmp_path / "no-such-policy"),
+             "--solutions", str(tmp_path / "in.jsonl"), "--out", str(tmp_path / "given")]  # fmt: skip
+    result = CliRunner().invoke(app, given)
+    assert result.exit_code == 0, result.output
+    (record,) = [r for p in (tmp_path / "given").glob("shard-*.jsonl") for _, r in read_jsonl(p)]
+    assert record["labels"]["first_error"] == 1 and not CALLS  # no policy was loaded
+
+
+def make_count_policy(model: str, p: float = 0.4):
+    from tests._fake_world import SlipGenerator
+
+    assert model == "fake-policy-dir"
+    CALLS.append(SlipGenerator(p))
+    return CALLS[-1]
+
+
+@pytest.mark.parametrize("method", ["rest-mcts", "ppm-pairs"])
+def test_tree_commands_grow_trees_write_their_records_and_resume(method, tmp_path):
+    from prmkit.models import SCORERS
+
+    GENERATORS.register("count-fake", "tests.test_annotate_cli:make_count_policy")
+    TASKS.register("count-fake", "tests._fake_world:CountTask")
+    SCORERS.register("count-exact", "tests._fake_world:ExactScorer")
+    CALLS.clear()
+    try:
+        out = tmp_path / method
+        args = ["annotate", method, "--task", "count-fake", "--generator", "count-fake", "--policy", "fake-policy-dir",
+                "--split", "test", "--problems", "8", "--n", "32", "--width", "2", "--out", str(out)]  # fmt: skip
+        result = CliRunner().invoke(app, args)
+        assert result.exit_code == 0, result.output
+        records = [r for p in sorted(out.glob("shard-*.jsonl")) for _, r in read_jsonl(p)]
+        noun = "step preference pairs" if method == "ppm-pairs" else "labelled solutions"
+        assert records and f"{len(records)} {noun}" in " ".join(result.output.split())
+        if method == "ppm-pairs":
+            assert all(set(r) >= {"prefix", "chosen", "rejected", "q_chosen"} and r["source"] == method for r in records)
+        else:
+            assert all(r["labels"]["source"] == method for r in records)
+        spent = sum(n * k for k, n in CALLS[0].calls)
+        assert f"rollouts: {spent} total" in " ".join(result.output.split())
+        again = CliRunner().invoke(app, args)
+        assert again.exit_code == 0 and "finished shard(s) skipped" in again.output and not CALLS[1].calls
+        guided = CliRunner().invoke(app, [*args[:-2], "--guide", "count-exact", "--rollout-weight", "0", "--out", str(tmp_path / "g")])
+        assert guided.exit_code == 0, guided.output
+        bad = CliRunner().invoke(app, [*args[:-2], "--n", "25", "--out", str(tmp_path / "b")])
+        assert bad.exit_code == 2 and "multiple of width" in " ".join(bad.output.split())
+    finally:
+        GENERATORS._targets.pop("count-fake")
+        TASKS._targets.pop("count-fake")
+        SCORERS._targets.pop("count-exact")

@@ -10,7 +10,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, Self
 
-__all__ = ["Problem", "Solution", "StepLabels", "Completion", "LabelledSolution", "first_error_from_labels"]
+__all__ = ["Problem", "Solution", "StepLabels", "Completion", "LabelledSolution", "StepPair", "first_error_from_labels"]
 
 
 class _JSONRecord:
@@ -144,6 +144,56 @@ class LabelledSolution:
                 f"{len(record.solution.steps)} steps; give one label per step (null when unknown)"
             )
         return record
+
+
+@dataclass
+class StepPair:
+    """A step preference: after ``prefix``, continuing with ``chosen`` is better than with ``rejected``.
+
+    What the ``ppm-pairs`` annotator writes and the pairwise (Bradley-Terry) PRM trainer reads: the
+    reward of ``prefix + chosen`` (the score of its last step) should exceed that of
+    ``prefix + rejected``. ``chosen`` / ``rejected`` are one step each for an intermediate pair,
+    whole solutions (with an empty ``prefix``) for a final-answer pair.
+
+    Attributes:
+        problem: the question.
+        prefix: the shared steps before the two alternatives.
+        chosen, rejected: the preferred and the dispreferred continuation (non-empty step lists).
+        q_chosen, q_rejected: the values that ranked them (e.g. MCTS Q-values).
+        source: who made the pair (``"ppm-pairs"``, ...).
+        rollouts: policy samples charged to this pair (a tree's whole cost goes to its first pair).
+        meta: free-form extras.
+    """
+
+    problem: Problem
+    prefix: list[str]
+    chosen: list[str]
+    rejected: list[str]
+    q_chosen: float
+    q_rejected: float
+    source: str = "unknown"
+    rollouts: int = 0
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not self.chosen or not self.rejected:
+            raise ValueError(f"StepPair for problem {self.problem.id!r}: chosen and rejected need at least one step each")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**dataclasses.asdict(self), "problem": self.problem.to_dict()}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> StepPair:
+        """Inverse of :meth:`to_dict`.
+
+        Raises:
+            ValueError: unknown fields or an empty side.
+        """
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(data) - names
+        if unknown:
+            raise ValueError(f"StepPair: unknown field(s) {sorted(unknown)}; expected {sorted(names)}")
+        return cls(**{**data, "problem": Problem.from_dict(data["problem"])})
 
 
 def first_error_from_labels(labels: list[float | None], threshold: float = 0.5) -> int | None:

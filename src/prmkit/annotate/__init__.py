@@ -4,13 +4,14 @@
 with OmegaPRM's rollout selection), ``rpe`` (GenPRM relative progress), ``pav`` (advantage
 under a prover) and ``consensus`` (MC kept only where a second judge agrees, Qwen2.5-Math-PRM)
 label steps by sampling rollouts from step prefixes; ``spare`` aligns steps to a reference
-solution instead (no rollouts). Every
+solution instead (no rollouts); ``rest-mcts`` (ReST-MCTS* value targets) and ``ppm-pairs``
+(rStar-Math step preference pairs) label from one MCTS tree per question. Every
 annotator counts the rollouts it spends, batches all pending rollouts into few
 ``Generator.complete`` calls, and :func:`run_sharded` writes resumable JSONL shards.
 
     >>> from prmkit.annotate import load_annotator, ANNOTATORS
     >>> ANNOTATORS.names()
-    ['consensus', 'mc', 'omegaprm', 'pav', 'rpe', 'spare']
+    ['consensus', 'mc', 'omegaprm', 'pav', 'ppm-pairs', 'rest-mcts', 'rpe', 'spare']
     >>> mc = load_annotator("mc", generator=gen, task=task, n=8)   # doctest: +SKIP
 """
 
@@ -42,10 +43,14 @@ __all__ = [
     "MCConfig",
     "OmegaPRMAnnotator",
     "OmegaPRMConfig",
+    "PPMPairsAnnotator",
+    "PPMPairsConfig",
     "PAVAnnotator",
     "PAVConfig",
     "RPEAnnotator",
     "RPEConfig",
+    "RestMCTSAnnotator",
+    "RestMCTSConfig",
     "RolloutConfig",
     "SPAREAnnotator",
     "SPAREConfig",
@@ -65,6 +70,8 @@ ANNOTATORS.register("rpe", "prmkit.annotate.rpe:RPEAnnotator")
 ANNOTATORS.register("pav", "prmkit.annotate.pav:PAVAnnotator")
 ANNOTATORS.register("consensus", "prmkit.annotate.consensus:ConsensusAnnotator")
 ANNOTATORS.register("spare", "prmkit.annotate.spare:SPAREAnnotator")
+ANNOTATORS.register("rest-mcts", "prmkit.annotate.rest_mcts:RestMCTSAnnotator")
+ANNOTATORS.register("ppm-pairs", "prmkit.annotate.ppm:PPMPairsAnnotator")
 
 
 def load_annotator(name: str, **options: Any) -> Annotator:
@@ -87,6 +94,10 @@ def __getattr__(name: str) -> Any:
         "ConsensusConfig": ("consensus", "ConsensusConfig"),
         "SPAREAnnotator": ("spare", "SPAREAnnotator"),
         "SPAREConfig": ("spare", "SPAREConfig"),
+        "RestMCTSAnnotator": ("rest_mcts", "RestMCTSAnnotator"),
+        "RestMCTSConfig": ("rest_mcts", "RestMCTSConfig"),
+        "PPMPairsAnnotator": ("ppm", "PPMPairsAnnotator"),
+        "PPMPairsConfig": ("ppm", "PPMPairsConfig"),
     }
     if name in targets:
         import importlib

@@ -127,6 +127,11 @@ class Annotator(ABC):
     name: ClassVar[str]
     #: The subclass's settings class: what ``config=None`` defaults to and ``overrides`` rebuild.
     config_class: ClassVar[type[RolloutConfig]]
+    #: Whether labelling samples from ``generator`` (False: SPARE; the CLI then loads no policy
+    #: when the solutions are given).
+    uses_generator: ClassVar[bool] = True
+    #: What the records are, in the CLI's summary line.
+    record_noun: ClassVar[str] = "labelled solutions"
 
     @property
     def needs_solutions(self) -> bool:

@@ -1,4 +1,4 @@
-"""`prmkit annotate`: Synthesize process labels (Monte Carlo, OmegaPRM, RPE, PAV, consensus, SPARE).
+"""`prmkit annotate`: Synthesize process labels (Monte Carlo, OmegaPRM, RPE, PAV, consensus, SPARE, ReST-MCTS*, rStar-Math pairs).
 
     prmkit annotate mc --task arith --policy demo --problems 64 --samples 4 --n 8 --out labels/mc
     prmkit annotate omegaprm --task arith --policy demo --problems 64 --n 8 --budget 100 --out labels/omega
@@ -6,7 +6,10 @@
     prmkit annotate rpe --epsilon 0.8 --out labels/rpe             # GenPRM relative progress
     prmkit annotate pav --prover runs/other_policy --out labels/pav  # advantage under a prover
     prmkit annotate consensus --judge token-cls --judge-path runs/prm --out labels/consensus  # MC AND a judge agree
-    prmkit annotate spare --out labels/spare                       # align steps to the reference solution
+    prmkit annotate spare --out labels/spare                       # align steps to the reference solution (no rollouts)
+    prmkit annotate rest-mcts --n 32 --out labels/rest-mcts        # ReST-MCTS* value targets from one MCTS tree per question
+    prmkit annotate ppm-pairs --n 32 --out labels/ppm-pairs        # rStar-Math step preference pairs (StepPair records)
+    prmkit annotate spare --task gsm8k --task-option data_dir=data/gsm8k --solutions sols.jsonl --out labels/spare-gsm8k
 
 All write resumable shards (rerun the same command to finish an interrupted job) and print where
 the shards went and how many rollouts they cost.
@@ -35,7 +38,7 @@ from prmkit.cli._engine import (
 
 __all__ = ["app"]
 
-app = typer.Typer(help="Synthesize process labels (Monte Carlo, OmegaPRM, RPE, PAV, consensus, SPARE).", no_args_is_help=True)
+app = typer.Typer(help="Synthesize process labels (Monte Carlo, OmegaPRM, RPE, PAV, consensus, SPARE, ReST-MCTS*, rStar-Math pairs).", no_args_is_help=True)
 
 # Options shared by both commands (typer reads the defaults and help from these annotations).
 Task = Annotated[str, typer.Option(help="Registered task name (arith, gsm8k, ...).")]
@@ -61,7 +64,7 @@ Solutions = Annotated[
 
 @app.callback()
 def _group() -> None:
-    """Synthesize process labels (Monte Carlo, OmegaPRM, RPE, PAV, consensus, SPARE)."""
+    """Synthesize process labels (Monte Carlo, OmegaPRM, RPE, PAV, consensus, SPARE, ReST-MCTS*, rStar-Math pairs)."""
 
 
 @app.command("mc")
@@ -247,6 +250,141 @@ def consensus(
     _run("consensus", config, job, judge=_Judge(judge, judge_path, judge_backend, judge_option))
 
 
+@app.command("spare")
+def spare(
+    task: Task = "arith",
+    policy: Policy = "demo",
+    generator: GeneratorName = "transformers",
+    problems: Problems = 64,
+    split: Split = "train",
+    claimless: Annotated[str, typer.Option(help="A step with no equation and no final answer: 'neutral' or 'error'.")] = "neutral",
+    samples: Samples = 4,
+    out: Out = Path("labels/spare"),
+    shard_size: ShardSize = 16,
+    max_new_tokens: MaxNewTokens = 256,
+    temperature: Temperature = 1.0,
+    seed: Seed = 0,
+    batch_size: BatchSize = 64,
+    task_option: TaskOption = [],  # noqa: B006
+    generator_option: GeneratorOption = [],  # noqa: B006
+    solutions: Solutions = None,
+    threads: Threads = 1,
+    engine: EngineName = "local",
+    address: Address = None,
+    workers: Workers = 2,
+    threads_per_worker: ThreadsPerWorker = 1,
+    num_gpus_per_worker: GpusPerWorker = 0.0,
+) -> None:
+    """SPARE: align every step to the task's reference solution, no rollouts (Rizvi et al. 2025).
+
+    The policy only samples the solutions to label; with --solutions no policy is loaded.
+    """
+    from prmkit.annotate.spare import SPAREConfig
+
+    config = _config(SPAREConfig, claimless=claimless, max_new_tokens=max_new_tokens, temperature=temperature, seed=seed, batch_size=batch_size)  # fmt: skip
+    _run("spare", config, _Job(task, task_option, policy, generator, generator_option, problems, split, samples, out, shard_size, solutions, threads, EngineFlags(engine, address, workers, threads_per_worker, num_gpus_per_worker)))  # fmt: skip
+
+
+TreeN = Annotated[int, typer.Option("--n", help="Policy step samples per question: the MCTS budget N (a multiple of --width).")]
+Width = Annotated[int, typer.Option(help="Step samples per expansion (distinct ones become children).")]
+CPuct = Annotated[float, typer.Option(help="PUCT exploration weight.")]
+WidenBelow = Annotated[float, typer.Option(help="A step below this share of its parent's guide score is broken: sample more where it broke (0 = off).")]
+RolloutWeight = Annotated[float, typer.Option(help="Weight of one full rollout's guide score in a new node's value (0 = guide score only).")]
+MaxSteps = Annotated[int, typer.Option(help="Deepest solution the tree grows.")]
+MaxStepTokens = Annotated[int, typer.Option(help="Token limit of one sampled step.")]
+GuideName = Annotated[str | None, typer.Option(help="Registered scorer valuing the tree's nodes (default: the gold final answer only).")]
+GuidePath = Annotated[str | None, typer.Option(help="Checkpoint dir or hub id of the guide.")]
+GuideBackend = Annotated[str | None, typer.Option(help="Guide backend: transformers, vllm or http (families only).")]
+GuideOption = Annotated[list[str], typer.Option(help="Guide option as key=value (JSON values); repeatable.")]
+
+
+@app.command("rest-mcts")
+def rest_mcts(
+    task: Task = "arith",
+    policy: Policy = "demo",
+    generator: GeneratorName = "transformers",
+    problems: Problems = 64,
+    split: Split = "train",
+    n: TreeN = 32,
+    width: Width = 4,
+    c_puct: CPuct = 1.0,
+    widen_below: WidenBelow = 0.5,
+    rollout_weight: RolloutWeight = 1.0,
+    max_steps: MaxSteps = 10,
+    max_step_tokens: MaxStepTokens = 32,
+    guide: GuideName = None,
+    guide_path: GuidePath = None,
+    guide_backend: GuideBackend = None,
+    guide_option: GuideOption = [],  # noqa: B006
+    out: Out = Path("labels/rest-mcts"),
+    shard_size: ShardSize = 16,
+    max_new_tokens: MaxNewTokens = 256,
+    temperature: Temperature = 1.0,
+    seed: Seed = 0,
+    task_option: TaskOption = [],  # noqa: B006
+    generator_option: GeneratorOption = [],  # noqa: B006
+    threads: Threads = 1,
+    engine: EngineName = "local",
+    address: Address = None,
+    workers: Workers = 2,
+    threads_per_worker: ThreadsPerWorker = 1,
+    num_gpus_per_worker: GpusPerWorker = 0.0,
+) -> None:
+    """ReST-MCTS* value targets: v_k of every solution one MCTS tree per question finished (Zhang et al. 2024)."""
+    from prmkit.annotate.rest_mcts import RestMCTSConfig
+
+    config = _config(RestMCTSConfig, n=n, width=width, c_puct=c_puct, widen_below=widen_below, rollout_weight=rollout_weight,
+                     max_steps=max_steps, max_step_tokens=max_step_tokens, max_new_tokens=max_new_tokens,
+                     temperature=temperature, seed=seed)  # fmt: skip
+    job = _Job(task, task_option, policy, generator, generator_option, problems, split, 1, out, shard_size, None, threads, EngineFlags(engine, address, workers, threads_per_worker, num_gpus_per_worker))  # fmt: skip
+    _run("rest-mcts", config, job, guide=_Judge(guide, guide_path, guide_backend, guide_option) if guide else None)
+
+
+@app.command("ppm-pairs")
+def ppm_pairs(
+    task: Task = "arith",
+    policy: Policy = "demo",
+    generator: GeneratorName = "transformers",
+    problems: Problems = 64,
+    split: Split = "train",
+    n: TreeN = 32,
+    width: Width = 4,
+    c_puct: CPuct = 1.0,
+    widen_below: WidenBelow = 0.5,
+    rollout_weight: RolloutWeight = 1.0,
+    max_steps: MaxSteps = 10,
+    max_step_tokens: MaxStepTokens = 32,
+    guide: GuideName = None,
+    guide_path: GuidePath = None,
+    guide_backend: GuideBackend = None,
+    guide_option: GuideOption = [],  # noqa: B006
+    out: Out = Path("labels/ppm-pairs"),
+    shard_size: ShardSize = 16,
+    max_new_tokens: MaxNewTokens = 256,
+    temperature: Temperature = 1.0,
+    seed: Seed = 0,
+    task_option: TaskOption = [],  # noqa: B006
+    generator_option: GeneratorOption = [],  # noqa: B006
+    threads: Threads = 1,
+    engine: EngineName = "local",
+    address: Address = None,
+    workers: Workers = 2,
+    threads_per_worker: ThreadsPerWorker = 1,
+    num_gpus_per_worker: GpusPerWorker = 0.0,
+) -> None:
+    """rStar-Math step preference pairs: steps of one MCTS tree per question ranked by Q (Guan et al. 2025).
+
+    Writes StepPair records (prefix, chosen, rejected) for `prmkit train pairwise`.
+    """
+    from prmkit.annotate.ppm import PPMPairsConfig
+
+    config = _config(PPMPairsConfig, n=n, width=width, c_puct=c_puct, widen_below=widen_below, rollout_weight=rollout_weight,
+                     max_steps=max_steps, max_step_tokens=max_step_tokens, max_new_tokens=max_new_tokens,
+                     temperature=temperature, seed=seed)  # fmt: skip
+    job = _Job(task, task_option, policy, generator, generator_option, problems, split, 1, out, shard_size, None, threads, EngineFlags(engine, address, workers, threads_per_worker, num_gpus_per_worker))  # fmt: skip
+    _run("ppm-pairs", config, job, guide=_Judge(guide, guide_path, guide_backend, guide_option) if guide else None)
+
+
 @dataclass
 class _Judge:
     """The --judge flags: a scorer loaded here (local engine) or on each Ray worker."""
@@ -308,7 +446,8 @@ class _Job:
     engine: EngineFlags
 
 
-def _run(name: str, config: Any, job: _Job, prover: str | None = None, judge: _Judge | None = None) -> None:
+def _run(name: str, config: Any, job: _Job, prover: str | None = None, judge: _Judge | None = None,
+         guide: _Judge | None = None) -> None:
     """Config -> setup (task, problems, policy) -> sharded run -> where the outputs went."""
     from prmkit._registry import UnknownNameError
     from prmkit.annotate import ANNOTATORS, AnnotationUnit, SolutionSampler, run_sharded
@@ -320,14 +459,15 @@ def _run(name: str, config: Any, job: _Job, prover: str | None = None, judge: _J
 
         torch.set_num_threads(job.threads)
     task = load_cli_task(job.task, job.task_option)
-    policy = checkpoint_path(job.policy, "--policy", demo=True, hub=job.generator == "transformers")
+    no_policy = job.solutions is not None and not ANNOTATORS.get(name).uses_generator  # e.g. spare on given solutions
+    policy = None if no_policy else checkpoint_path(job.policy, "--policy", demo=True, hub=job.generator == "transformers")
     try:
         if job.solutions:
             units = _read_units(job.solutions)[: job.problems]
         else:
             units = [AnnotationUnit(p) for p in task.problems(job.split)[: job.problems]]
         job.engine.check()
-        generator = cli_generator(job.generator, policy, job.generator_option, job.engine.name)  # ray: each actor loads it
+        generator = None if no_policy else cli_generator(job.generator, policy, job.generator_option, job.engine.name)  # ray: each actor loads it
         roller = generator
         if prover is not None and job.engine.name != "local":
             fail("--prover runs on --engine local only (each Ray worker would need its own prover copy)")
@@ -335,6 +475,8 @@ def _run(name: str, config: Any, job: _Job, prover: str | None = None, judge: _J
             path = checkpoint_path(prover, "--prover", demo=True, hub=job.generator == "transformers")
             roller = cli_generator(job.generator, path, job.generator_option, "local")
         extra = {"judge": judge.build(job.engine.name)} if judge is not None else {}
+        if guide is not None:
+            extra["guide"] = guide.build(job.engine.name)
         annotator = ANNOTATORS.get(name)(roller, task, config, **extra)
         sampler = None
         if annotator.needs_solutions and not job.solutions:
@@ -345,13 +487,15 @@ def _run(name: str, config: Any, job: _Job, prover: str | None = None, judge: _J
         source = f"solutions of {job.solutions}" if job.solutions else f"{job.split} problems"
         console.print(f"[bold]{name}[/bold]: labelling {len(units)} {job.task} {source} into {job.out}", soft_wrap=True)
         identity = {
-            "task": job.task, "task_options": parse_options(job.task_option), "split": job.split, "policy": job.policy,
+            "task": job.task, "task_options": parse_options(job.task_option), "split": job.split, "policy": None if no_policy else job.policy,
             "generator": job.generator, "solutions": str(job.solutions) if job.solutions else None,
         }  # fmt: skip
         if prover is not None:
             identity["prover"] = prover
         if judge is not None:
             identity["judge"] = judge.identity()
+        if guide is not None:
+            identity["guide"] = guide.identity()
         with job.engine.running() as engine:
             run = run_sharded(annotator, units, job.out, shard_size=job.shard_size, sampler=sampler, job=identity,
                               engine=engine)
@@ -359,7 +503,7 @@ def _run(name: str, config: Any, job: _Job, prover: str | None = None, judge: _J
         fail(str(err))
     if run.shards_skipped:
         console.print(f"resumed: {run.shards_skipped} finished shard(s) skipped")
-    console.print(f"shards: {run.out_dir} ({len(run.shards)} files shard-*.jsonl, {run.records} labelled solutions)", soft_wrap=True)
+    console.print(f"shards: {run.out_dir} ({len(run.shards)} files shard-*.jsonl, {run.records} {annotator.record_noun})", soft_wrap=True)
     if run.records < run.solutions:
         console.print(f"kept {run.records} of {run.solutions} solutions ({run.records / run.solutions:.1%}); the rest were dropped")
     sampled = f", {run.samples} solutions sampled" if run.samples else ""

@@ -1,7 +1,7 @@
-"""`prmkit train prm|implicit|orm|verifier|verdict`: train reward models on labelled JSONL.
+"""`prmkit train prm|implicit|orm|verifier|verdict|pairwise`: train reward models on labelled JSONL.
 
 Every flag is a field of the trainer's config dataclass (``PRMTrainConfig``, ``ImplicitTrainConfig``,
-``ORMTrainConfig``, ``VerifierTrainConfig``, ``VerdictTrainConfig``: same name with dashes, same help and default), and ``--config run.yaml`` loads
+``ORMTrainConfig``, ``VerifierTrainConfig``, ``VerdictTrainConfig``, ``PairwiseTrainConfig``: same name with dashes, same help and default), and ``--config run.yaml`` loads
 the same fields from YAML; flags given on the command line override the file. Examples::
 
     prmkit train prm --train-file labels.jsonl --base-model runs/arith_policy --output-dir runs/prm
@@ -10,6 +10,8 @@ the same fields from YAML; flags given on the command line override the file. Ex
     prmkit train orm --train-file graded.jsonl --base-model runs/arith_policy --output-dir runs/orm
     prmkit train verifier --train-file labels/mc.jsonl --base-model demo --output-dir runs/verifier --rounds 2
     prmkit train verdict --train-file labels.jsonl --base-model runs/arith_policy --output-dir runs/vprm --lm-weight 0.1
+    prmkit train pairwise --train-file labels/pairs --base-model demo --output-dir runs/ppm --step-val-file labels/mc
+    prmkit train prm --train-file labels/rest --label-mode value ...   # ReST-MCTS* value targets, MSE
 
 Multi-GPU: ``accelerate launch -m prmkit.cli train prm ...`` runs the same code path on every GPU.
 """
@@ -35,8 +37,10 @@ _COMMANDS = {
                  "Train a likelihood verifier: expert-iteration rounds on outcome-correct samples, calibrated on step labels."),
     "verdict": ("prmkit.train.verdict", "VerdictTrainConfig", "train_verdict",
                 "Train a generative verdict PRM (causal LM writes '+'/'-' after a '?' tag behind each step)."),
+    "pairwise": ("prmkit.train.pairwise", "PairwiseTrainConfig", "train_pairwise",
+                 "Train a token-cls PRM on step preference pairs (ppm-pairs) with the Bradley-Terry loss (rStar-Math PPM)."),
 }
-_FAMILY = {"prm": "token-cls", "verifier": "likelihood"}  # the scorer family each command's checkpoint loads as
+_FAMILY = {"prm": "token-cls", "verifier": "likelihood", "pairwise": "token-cls"}  # the scorer family each command's checkpoint loads as
 
 
 def _make_command(name: str) -> Any:
@@ -60,6 +64,6 @@ def _make_command(name: str) -> Any:
 
 
 def register(app: typer.Typer) -> None:
-    """Add the ``prm``, ``implicit``, ``orm``, ``verifier`` and ``verdict`` commands to the ``prmkit train`` app."""
+    """Add the ``prm``, ``implicit``, ``orm``, ``verifier``, ``verdict`` and ``pairwise`` commands to the ``prmkit train`` app."""
     for name in _COMMANDS:
         app.command(name=name)(_make_command(name))

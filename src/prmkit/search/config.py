@@ -28,6 +28,10 @@ class SearchConfig:
         selection: how the final answer is chosen (best, majority, weighted).
         lookahead: beam: extra greedy steps rolled out before scoring a proposal (0 = off).
         c_puct: mcts exploration constant of PUCT.
+        widen_below: mcts: a step whose value is below this fraction of its parent's is *broken*: it
+            is not continued, and a node whose children are all broken is expanded again (more
+            samples, up to 4 expansions per node) instead of descending into them (0 = off: fixed
+            width, every leaf continued).
         rollout_weight: mcts: weight of a full rollout's aggregated PRM score mixed into a new
             node's value (0 = PRM value only, as in ReST-MCTS*; >0 adds rStar-style rollouts).
         prefix_tokens: early_reject: tokens generated before the partial solutions are scored.
@@ -48,6 +52,7 @@ class SearchConfig:
     selection: str = "weighted"
     lookahead: int = 0
     c_puct: float = 1.0
+    widen_below: float = 0.5
     rollout_weight: float = 0.0
     prefix_tokens: int = 16
     keep_fraction: float = 0.5
@@ -72,6 +77,8 @@ class SearchConfig:
             errors.append(f"resample_temperature must be > 0 (got {self.resample_temperature})")
         if not 0.0 < self.keep_fraction <= 1.0:
             errors.append(f"keep_fraction must be in (0, 1] (got {self.keep_fraction})")
+        if not 0.0 <= self.widen_below <= 1.0:
+            errors.append(f"widen_below must be in [0, 1] (got {self.widen_below})")
         if not 0.0 <= self.rollout_weight <= 1.0:
             errors.append(f"rollout_weight must be in [0, 1] (got {self.rollout_weight})")
         if errors:

@@ -1,4 +1,4 @@
-"""Trainers: token-classification PRM, implicit PRM, ORM, generative verdict PRM (and the tiny arith policy).
+"""Trainers: token-classification PRM, pairwise (Bradley-Terry) PRM, implicit PRM, ORM, generative verdict PRM (and the tiny arith policy).
 
 Each trainer is a config dataclass plus one function returning the checkpoint directory; the
 ``prmkit train <what>`` commands map their flags onto the same dataclasses. Names load lazily, so
@@ -17,9 +17,11 @@ __all__ = [
     "ImplicitTrainConfig",
     "ORMTrainConfig",
     "PRMTrainConfig",
+    "PairwiseTrainConfig",
     "VerdictTrainConfig",
     "train_implicit",
     "train_orm",
+    "train_pairwise",
     "train_prm",
     "train_verdict",
 ]
@@ -29,6 +31,7 @@ _WHERE = {
     "ImplicitTrainConfig": "prmkit.train.implicit", "train_implicit": "prmkit.train.implicit",
     "ORMTrainConfig": "prmkit.train.orm", "train_orm": "prmkit.train.orm",
     "VerdictTrainConfig": "prmkit.train.verdict", "train_verdict": "prmkit.train.verdict",
+    "PairwiseTrainConfig": "prmkit.train.pairwise", "train_pairwise": "prmkit.train.pairwise",
 }
 
 

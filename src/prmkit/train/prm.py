@@ -12,7 +12,9 @@ selection):
    weights checked), optionally wrapped with LoRA.
 4. Loss: ``"hard"`` labels = cross-entropy against ``label >= 0.5``; ``"soft"`` labels = binary
    cross-entropy of ``sigmoid(logit_1 - logit_0)`` (= softmax class 1) against the label itself,
-   e.g. a Math-Shepherd MC fraction.
+   e.g. a Math-Shepherd MC fraction or PAV's ``(1 + A) / 2`` advantage target; ``"value"`` = mean
+   squared error of that probability against the label (value regression, the loss ReST-MCTS*
+   trains its value model with on ``rest-mcts`` targets).
 5. Every ``eval_every`` steps: step AUROC, step accuracy and ProcessBench-style first-error F1 on
    the validation split (and on a slice of the training split, to catch a model that cannot even
    fit its training data); the best checkpoint by ``metric`` is kept.
@@ -41,9 +43,11 @@ from prmkit.models.formats.token_cls import DEFAULT_STEP_SEPARATOR, encode_token
 from prmkit.train._config import TrainConfig, help_text
 from prmkit.types import LabelledSolution, first_error_from_labels
 
-__all__ = ["LABEL_MODES", "PRM_METRICS", "PRMTrainConfig", "evaluate_step_scores", "predict_step_scores", "train_prm"]
+__all__ = [
+    "LABEL_MODES", "PRM_METRICS", "PRMTrainConfig", "evaluate_step_scores", "predict_step_scores", "save_token_cls", "train_prm",
+]
 
-LABEL_MODES = ("hard", "soft")
+LABEL_MODES = ("hard", "soft", "value")
 #: Validation metrics a PRM run can select its best checkpoint on (all: higher is better).
 PRM_METRICS = ("f1", "step_auroc", "step_acc")
 
@@ -60,7 +64,7 @@ class PRMTrainConfig(TrainConfig):
     # Shared fields (TrainConfig) whose help text or default differs here:
     train_file: str = field(metadata=help_text("JSONL of LabelledSolution records with per-step labels, or a `prmkit annotate` output folder."))
     # Own fields (appended after the shared ones):
-    label_mode: str = field(default="hard", metadata=help_text("'hard': cross-entropy on label >= 0.5; 'soft': BCE against the label (MC fraction)."))
+    label_mode: str = field(default="hard", metadata=help_text("'hard': cross-entropy on label >= 0.5; 'soft': BCE against the label (MC fraction); 'value': MSE of P(correct) against the label (value targets)."))
     step_separator: str = field(default=DEFAULT_STEP_SEPARATOR, metadata=help_text("Text appended to every step; the label sits on its last token."))
     metric: str = field(default="f1", metadata=help_text("Validation metric that picks the best checkpoint: f1, step_auroc or step_acc."))
     threshold: float = field(default=0.5, metadata=help_text("A step scoring below this is predicted wrong (first-error F1, step accuracy)."))
@@ -98,7 +102,7 @@ def _encode_record(
     for position, label in zip(encoded.step_positions, labels):
         if label is None:
             continue
-        token_labels[position] = float(label) if config.label_mode == "soft" else int(label >= 0.5)
+        token_labels[position] = int(label >= 0.5) if config.label_mode == "hard" else float(label)
     return {"input_ids": encoded.input_ids, "labels": token_labels}
 
 
@@ -118,6 +122,8 @@ def _loss(model: Any, batch: dict[str, Any], label_mode: str) -> Any:
     if label_mode == "hard":
         return F.cross_entropy(logits[mask], labels[mask].long())
     margin = logits[..., 1] - logits[..., 0]  # (B, T): log-odds of "correct"
+    if label_mode == "value":
+        return F.mse_loss(margin[mask].sigmoid(), labels[mask].float())
     return F.binary_cross_entropy_with_logits(margin[mask], labels[mask].float())
 
 
@@ -192,11 +198,12 @@ def evaluate_step_scores(
     return result
 
 
-def _save(model: Any, tokenizer: Any, output_dir: Path, config: PRMTrainConfig) -> None:
+def save_token_cls(model: Any, tokenizer: Any, output_dir: Path, step_separator: str, label_mode: str) -> None:
+    """Write a plain token-cls checkpoint the ``token-cls`` scorer reads (LoRA merged, ``prmkit.json`` beside it)."""
     from prmkit.train._model import merge_lora, write_json
 
     plain = merge_lora(model)
-    plain.config.step_separator = config.step_separator
+    plain.config.step_separator = step_separator
     plain.config.id2label = {0: "incorrect", 1: "correct"}
     plain.config.label2id = {"incorrect": 0, "correct": 1}
     plain.config.pad_token_id = tokenizer.pad_token_id
@@ -206,8 +213,8 @@ def _save(model: Any, tokenizer: Any, output_dir: Path, config: PRMTrainConfig) 
         output_dir / "prmkit.json",
         {
             "family": "token-cls",
-            "step_separator": config.step_separator,
-            "label_mode": config.label_mode,
+            "step_separator": step_separator,
+            "label_mode": label_mode,
             "score": "softmax(logits)[1] at the last token of each step (encode_token_cls layout)",
         },
     )
@@ -236,6 +243,7 @@ def train_prm(config: PRMTrainConfig) -> Path:
         check_rows=check_rows,
         loss_fn=lambda model, batch: _loss(model, batch, config.label_mode),
         predict=predict_step_scores, metrics=evaluate_step_scores,
-        save=lambda model, tokenizer, output_dir: _save(model, tokenizer, output_dir, config),
+        save=lambda model, tokenizer, output_dir: save_token_cls(model, tokenizer, output_dir, config.step_separator,
+                                                                 config.label_mode),
         what="PRM",
     )

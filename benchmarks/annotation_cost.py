@@ -9,12 +9,18 @@ accuracy) next to the rollouts it spent, all in one run on the same solutions:
                 the same solutions (``mode="solution"``)
     rpe         GenPRM relative progress: good iff MC(prefix+step) / MC(prefix) >= 0.8 (Zhao et al. 2025)
     pav         advantage under the policy as prover: good iff Q(prefix+step) - V(prefix) >= 0 (Setlur et al. 2024)
+    spare       SPARE: every step aligned to the task's reference solution, no rollouts (Rizvi et al. 2025)
     X@budget    mc, rpe and pav with n shrunk so each spends about what omegaprm spent (equal cost)
     omega-tree  the paper's tree search (``mode="tree"``) over its own rollouts; its records are
                 different solutions, so only its own agreement is comparable (``--no-tree`` skips it)
+    rest-mcts   ReST-MCTS* values of every solution one MCTS tree per problem finished (Zhang et al.
+                2024; first error = first step with no right answer below it); own solutions, like
+                omega-tree (``--no-tree`` skips it and ppm-pairs)
+    ppm-pairs   rStar-Math step preference pairs from the same kind of tree (Guan et al. 2025): not
+                step labels, so a line of its own says how many pairs the exact checker agrees with
 
 The claim checked at the end: OmegaPRM reaches at least per-step MC's first-error accuracy with at
-most 40% of its rollouts. Usage (the default run takes about 3-4 minutes on 2 busy CPU cores):
+most 40% of its rollouts. Usage (the default run takes about 5 minutes on 2 busy CPU cores):
 
     python benchmarks/annotation_cost.py                       # the shipped policy
     python benchmarks/annotation_cost.py --policy runs/arith_policy --problems 64 --no-tree
@@ -35,8 +41,11 @@ from prmkit.annotate import (
     MCAnnotator,
     OmegaPRMAnnotator,
     PAVAnnotator,
+    PPMPairsAnnotator,
+    RestMCTSAnnotator,
     RPEAnnotator,
     SolutionSampler,
+    SPAREAnnotator,
     agreement,
 )
 from prmkit.generation import load_generator
@@ -60,6 +69,7 @@ def _arguments() -> argparse.Namespace:
         "--tree", action=argparse.BooleanOptionalAction, default=True, help="also run tree-mode OmegaPRM on the same problems"
     )
     parser.add_argument("--budget", type=int, default=64, help="tree mode: rollouts per question")
+    parser.add_argument("--tree-n", type=int, default=32, help="rest-mcts / ppm-pairs: step samples per question (MCTS N)")
     return parser.parse_args()
 
 
@@ -111,6 +121,7 @@ def main() -> None:
     small_n = max(1, round(args.n * omega.rollouts / max(mc.rollouts, 1)))
     rpe = measure(f"rpe (n={args.n}, eps 0.8)", RPEAnnotator(generator, task, **common), units)
     pav = measure(f"pav (n={args.n}, A>=0)", PAVAnnotator(generator, task, **common), units)
+    spare = measure("spare (reference, 0 rollouts)", SPAREAnnotator(generator, task, **common), units)
     # Equal compute: every per-step method cut to about omegaprm's rollouts (rpe/pav also pay n per question).
     small = {**common, "n": small_n}
     mc_small = measure(f"mc@budget (n={small_n})", MCAnnotator(generator, task, **small), units)
@@ -119,6 +130,12 @@ def main() -> None:
     if args.tree:
         tree = OmegaPRMAnnotator(generator, task, mode="tree", budget=args.budget, **common)
         measure(f"omega-tree (k={args.n}, budget {args.budget})*", tree, [AnnotationUnit(p) for p in problems])
+        tree_common = {"temperature": args.temperature, "max_new_tokens": args.max_new_tokens, "seed": args.seed, "n": args.tree_n}
+        measure(f"rest-mcts (N={args.tree_n})*", RestMCTSAnnotator(generator, task, **tree_common), [AnnotationUnit(p) for p in problems])
+        ppm = PPMPairsAnnotator(generator, task, **tree_common)
+        begin = time.perf_counter()
+        pairs = ppm.annotate([AnnotationUnit(p) for p in problems])
+        pair_line = _pair_agreement(task, pairs, ppm.roller.rollouts, ppm.roller.tokens, time.perf_counter() - begin)
 
     table = Table(title=f"arith ({args.difficulty}): labels vs exact first error, {len(flat)} sampled solutions")
     columns = ("annotator", "rollouts", "per solution", "vs mc", "policy tokens", "step acc", "first-error acc",
@@ -142,9 +159,11 @@ def main() -> None:
     console.print(table)
     if args.tree:
         console.print(
-            "* tree mode labels its own rollouts (different solutions); 'labelled' counts them, and a search the"
-            " budget cut short (first error unknown) counts as a first-error miss."
+            "* omega-tree and rest-mcts label their own trees' solutions (different ones); 'labelled' counts them, and"
+            " an omega-tree search the budget cut short (first error unknown) counts as a first-error miss."
         )
+    if args.tree:
+        console.print(pair_line)
     console.print(
         "wrong P / R: precision and recall of the steps a method calls wrong (prefix broken: at or after its first"
         " error) against the exact ones."
@@ -158,6 +177,11 @@ def main() -> None:
         f"mc@budget {mc_small.first_error_accuracy:.3f}: {gain:+.1f} points; at n={args.n}: rpe "
         f"{rpe.first_error_accuracy:.3f}, pav {pav.first_error_accuracy:.3f} vs mc {mc.first_error_accuracy:.3f}"
     )
+    console.print(
+        f"spare (0 rollouts, the reference solution instead) first-error accuracy {spare.first_error_accuracy:.3f}: "
+        f"{100 * (spare.first_error_accuracy - mc_small.first_error_accuracy):+.1f} points over mc@budget, "
+        f"{100 * (spare.first_error_accuracy - mc.first_error_accuracy):+.1f} over mc (n={args.n})"
+    )
     ratio = omega.rollouts / max(mc.rollouts, 1)
     holds = omega.first_error_accuracy >= mc.first_error_accuracy and ratio <= 0.40
     console.print(
@@ -166,6 +190,20 @@ def main() -> None:
         + ("[green]holds[/green]" if holds else "[red]does not hold[/red]")
         + f"; total {time.perf_counter() - started:.0f}s"
     )
+
+
+def _pair_agreement(task: ArithTask, pairs, rollouts: int, tokens: int, seconds: float) -> str:  # type: ignore[no-untyped-def]
+    """How many pairs the exact checker agrees with: the chosen side has no error, the rejected side has one."""
+    agree = {"step": [0, 0], "final": [0, 0]}
+    for pair in pairs:
+        kind = pair.meta.get("kind", "step")
+        chosen = task.first_error(pair.problem, [*pair.prefix, *pair.chosen])
+        rejected = task.first_error(pair.problem, [*pair.prefix, *pair.rejected])
+        agree[kind][0] += chosen == -1 and rejected != -1
+        agree[kind][1] += 1
+    parts = [f"{kind} {hit}/{total} ({hit / max(total, 1):.0%})" for kind, (hit, total) in agree.items()]
+    return (f"ppm-pairs*: {len(pairs)} pairs from {rollouts} rollouts ({tokens} policy tokens, {seconds:.1f}s); the exact "
+            f"checker agrees (chosen right so far, rejected wrong) with " + ", ".join(parts))
 
 
 def _wrong_steps(task: ArithTask, records) -> tuple[float, float]:  # type: ignore[no-untyped-def]

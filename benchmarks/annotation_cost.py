@@ -19,6 +19,25 @@ accuracy) next to the rollouts it spent, all in one run on the same solutions:
     ppm-pairs   rStar-Math step preference pairs from the same kind of tree (Guan et al. 2025): not
                 step labels, so a line of its own says how many pairs the exact checker agrees with
 
+Then, unless ``--no-train``, a token-classification PRM is trained on each label set of the shared
+solutions (mc, omegaprm, rpe, pav, spare and the @budget rows; the tree rows label other solutions
+and get none) and judged on the same held-out solutions. The protocol, fixed before any of its
+numbers was seen, is the demo's (``prmkit.demo``, whose helpers this script calls):
+
+    recipe      ``prmkit.train.prm.train_prm`` from the policy checkpoint, the DemoConfig defaults:
+                hard labels (label >= 0.5), 6 epochs, learning rate 1e-3, batch 32, best checkpoint by
+                validation F1 on the trainer's own 10 % validation split of that label set
+    held-out    ``--held-out`` (100) problems of the test split that are not labelled here, 16
+                solutions each (``--bon-n``), sampled once from the policy at T=1 with seed+1
+    F1          ProcessBench-style F1 at the threshold that maximises it on the label set's own
+                validation split (Math-Shepherd reading: first step labelled 0 = first error); where
+                that split cannot pick one (no erroneous or no correct solution in it) the F1 at 0.5,
+                marked "@0.5"
+    weighted@16 PRM-weighted vote over the 16 candidates on min-aggregated step scores
+                (``prmkit.search.vote.select``), next to majority vote and the exact oracle's
+                weighted vote on the same candidates; 95 % bootstrap intervals over problems
+                (1,000 resamples, the same ones for every row) follow the table
+
 The claim checked at the end: OmegaPRM reaches at least per-step MC's first-error accuracy with at
 most 40% of its rollouts. Usage (the default run takes about 5 minutes on 2 busy CPU cores):
 
@@ -70,6 +89,13 @@ def _arguments() -> argparse.Namespace:
     )
     parser.add_argument("--budget", type=int, default=64, help="tree mode: rollouts per question")
     parser.add_argument("--tree-n", type=int, default=32, help="rest-mcts / ppm-pairs: step samples per question (MCTS N)")
+    parser.add_argument(
+        "--train", action=argparse.BooleanOptionalAction, default=True,
+        help="train a PRM on each label set and judge it on held-out solutions (--no-train skips the PRM columns)",
+    )
+    parser.add_argument("--held-out", type=int, default=100, help="held-out test problems the trained PRMs are judged on")
+    parser.add_argument("--bon-n", type=int, default=16, help="solutions sampled per held-out problem (weighted vote @N)")
+    parser.add_argument("--work", default=None, help="folder for label files and PRM checkpoints (default: a temporary one)")
     return parser.parse_args()
 
 
@@ -80,11 +106,13 @@ def main() -> None:
         import torch
 
         torch.set_num_threads(args.threads)
-    console = Console(width=132)  # the table must not fold when piped to a file
+    console = Console(width=160)  # the table must not fold when piped to a file
     policy = resolve_policy(args.policy)
     if not Path(policy).is_dir():
         raise SystemExit(f"no policy checkpoint at {policy}; train one with `prmkit train policy` and pass --policy DIR")
-    task = ArithTask(difficulty=args.difficulty, num_test=max(args.problems, 1), num_train=max(args.problems, 1))
+    # the held-out problems come after the labelled ones in the test split (the first ones do not depend on num_test)
+    held = args.held_out if args.train else 0
+    task = ArithTask(difficulty=args.difficulty, num_test=max(args.problems + held, 1), num_train=max(args.problems, 1))
     problems = task.problems(args.split)[: args.problems]
     generator = load_generator("transformers", model=policy, device=args.device)  # shows a bar per long call
     common = {"n": args.n, "temperature": args.temperature, "max_new_tokens": args.max_new_tokens, "seed": args.seed}
@@ -107,13 +135,16 @@ def main() -> None:
     )
 
     rows: list[tuple[str, object, float, int, tuple[float, float]]] = []
+    label_sets: dict[str, list] = {}  # row name -> records on the shared solutions (what a PRM is trained on)
 
-    def measure(name: str, annotator, work) -> object:  # type: ignore[no-untyped-def]
+    def measure(name: str, annotator, work, shared: bool = True) -> object:  # type: ignore[no-untyped-def]
         begin = time.perf_counter()
         records = annotator.annotate(work)
         result = agreement(task, records)
         result.rollouts = annotator.roller.rollouts  # every rollout spent, also those behind no record
         rows.append((name, result, time.perf_counter() - begin, annotator.roller.tokens, _wrong_steps(task, records)))
+        if shared:
+            label_sets[name] = records
         return result
 
     mc = measure(f"mc (n={args.n})", MCAnnotator(generator, task, **common), units)
@@ -129,20 +160,32 @@ def main() -> None:
     pav_small = measure(f"pav@budget (n={small_n})", PAVAnnotator(generator, task, **small), units)
     if args.tree:
         tree = OmegaPRMAnnotator(generator, task, mode="tree", budget=args.budget, **common)
-        measure(f"omega-tree (k={args.n}, budget {args.budget})*", tree, [AnnotationUnit(p) for p in problems])
+        measure(f"omega-tree (k={args.n}, budget {args.budget})*", tree, [AnnotationUnit(p) for p in problems], shared=False)
         tree_common = {"temperature": args.temperature, "max_new_tokens": args.max_new_tokens, "seed": args.seed, "n": args.tree_n}
-        measure(f"rest-mcts (N={args.tree_n})*", RestMCTSAnnotator(generator, task, **tree_common), [AnnotationUnit(p) for p in problems])
+        measure(
+            f"rest-mcts (N={args.tree_n})*", RestMCTSAnnotator(generator, task, **tree_common),
+            [AnnotationUnit(p) for p in problems], shared=False,
+        )
         ppm = PPMPairsAnnotator(generator, task, **tree_common)
         begin = time.perf_counter()
         pairs = ppm.annotate([AnnotationUnit(p) for p in problems])
         pair_line = _pair_agreement(task, pairs, ppm.roller.rollouts, ppm.roller.tokens, time.perf_counter() - begin)
 
+    trained: dict[str, dict] = {}
+    if args.train:
+        labelled_questions = {p.question for p in problems}
+        held_out = [p for p in task.problems("test") if p.question not in labelled_questions][: args.held_out]
+        trained = _train_and_judge(args, policy, task, generator, held_out, label_sets)
+
     table = Table(title=f"arith ({args.difficulty}): labels vs exact first error, {len(flat)} sampled solutions")
     columns = ("annotator", "rollouts", "per solution", "vs mc", "policy tokens", "step acc", "first-error acc",
                "wrong P", "wrong R", "labelled", "s")  # fmt: skip
+    if args.train:
+        columns += ("PRM F1", f"PRM wtd@{args.bon_n}")
     for column in columns:
         table.add_column(column, justify="right")
     for name, result, seconds, tokens, (precision, recall) in rows:
+        prm = [_f1_cell(trained[name]), _cell(trained[name]["weighted"])] if name in trained else ["—", "—"]
         table.add_row(
             name,
             str(result.rollouts),
@@ -155,8 +198,11 @@ def main() -> None:
             f"{recall:.3f}",
             str(result.solutions),
             f"{seconds:.1f}",
+            *(prm if args.train else []),
         )
     console.print(table)
+    if args.train:
+        console.print(_prm_note(trained, args))
     if args.tree:
         console.print(
             "* omega-tree and rest-mcts label their own trees' solutions (different ones); 'labelled' counts them, and"
@@ -189,6 +235,85 @@ def main() -> None:
         f"with {ratio:.0%} of MC's rollouts: claim (>= MC accuracy with <= 40% rollouts) "
         + ("[green]holds[/green]" if holds else "[red]does not hold[/red]")
         + f"; total {time.perf_counter() - started:.0f}s"
+    )
+
+
+def _train_and_judge(args: argparse.Namespace, policy: str, task: ArithTask, generator, held_out, label_sets) -> dict[str, dict]:  # type: ignore[no-untyped-def]
+    """Train one PRM per label set with the demo's recipe and judge each on the same held-out solutions.
+
+    Returns ``{row name: {"f1" | "weighted" | "best" | "majority": {"value", "low", "high"}, "threshold": t}}``
+    (percent; ``"oracle"`` added: the exact oracle on the same candidates), as ``prmkit.demo`` computes them.
+    """
+    import tempfile
+
+    from prmkit.demo import DemoConfig, _compare, _judge, _sample_held_out, _train_prm, _validation_split
+    from prmkit.io._jsonl import write_jsonl
+
+    recipe = DemoConfig(policy=args.policy, bon_n=args.bon_n, test_problems=max(len(held_out), 1),
+                        temperature=args.temperature, seed=args.seed, threads=max(args.threads, 1))
+    begin = time.perf_counter()
+    evaluation = _sample_held_out(recipe, task, generator, held_out)
+    sampled = time.perf_counter() - begin
+    with tempfile.TemporaryDirectory() as scratch:
+        work = Path(args.work or scratch)
+        validations = {}
+        for index, (name, records) in enumerate(label_sets.items()):
+            folder = work / f"set{index}"
+            folder.mkdir(parents=True, exist_ok=True)
+            write_jsonl(folder / "labels.jsonl", (r.to_dict() for r in records))
+            prm = _train_prm(recipe, policy, folder / "labels.jsonl", folder / "prm")
+            validations[name] = _validation_split(recipe, folder / "labels.jsonl")
+            _judge(evaluation, name, "token-cls", {"path": str(prm)}, validations[name], [], folder)
+        first = next(iter(validations.values()), [])
+        _judge(evaluation, "oracle", "arith-oracle", {}, first, [], work)
+        thresholds = {name: found["threshold"] for name, found in evaluation["f1_val_threshold"].items()}
+        at_half = {name: found["f1"] for name, found in evaluation["f1"].items()}
+        pass_at_1 = evaluation["pass_at_1"]
+        result = _compare(evaluation, args.seed)["comparison"]
+    for name, found in result.items():
+        found["threshold"], found["f1_at_0.5"] = thresholds[name], at_half[name]
+    result["_meta"] = {"problems": len(held_out), "pass_at_1": pass_at_1, "sampled_s": sampled,
+                       "seconds": time.perf_counter() - begin}
+    return result
+
+
+def _cell(found: dict[str, float]) -> str:
+    """``61.3`` (``—`` where undefined)."""
+    return "—" if found["value"] != found["value"] else f"{found['value']:.1f}"
+
+
+def _f1_cell(found: dict) -> str:
+    """F1 at the validation-picked threshold, or at 0.5 (marked) where validation could not pick one."""
+    if found["threshold"] is not None:
+        return _cell(found["f1"])
+    half = found["f1_at_0.5"]
+    return "—" if half != half else f"{half:.1f}@0.5"
+
+
+def _interval(found: dict[str, float]) -> str:
+    return "—" if found["value"] != found["value"] else f"{found['value']:.1f} [{found['low']:.1f}, {found['high']:.1f}]"
+
+
+def _prm_note(trained: dict[str, dict], args: argparse.Namespace) -> str:
+    """The PRM columns' protocol, their 95 % intervals and the majority / oracle references."""
+    meta = trained["_meta"]
+    reference = next(v for k, v in trained.items() if k != "_meta")
+    rows = [(k, v) for k, v in trained.items() if k not in ("_meta", "oracle")]
+    def threshold(found: dict) -> str:
+        return "—" if found["threshold"] is None else f"{found['threshold']:.2f}"
+
+    intervals = "; ".join(
+        f"{name.split(' ')[0]} F1 {_interval(v['f1']) if v['threshold'] is not None else _f1_cell(v)} "
+        f"(threshold {threshold(v)}), wtd {_interval(v['weighted'])}"
+        for name, v in rows
+    )
+    return (
+        f"PRM columns: a token-cls PRM trained on each label set (demo recipe: hard labels, 6 epochs, lr 1e-3), judged on "
+        f"{meta['problems']} held-out problems x {args.bon_n} solutions (T={args.temperature}, pass@1 {meta['pass_at_1']:.1f}%); "
+        f"F1 at each set's own validation-picked threshold (else at 0.5), weighted vote on min-aggregated scores. Reference: majority "
+        f"{_interval(reference['majority'])}, exact oracle weighted {_interval(trained['oracle']['weighted'])}. "
+        f"95 % bootstrap intervals over problems: {intervals}. Sampling {meta['sampled_s']:.0f}s, training + judging "
+        f"{meta['seconds'] - meta['sampled_s']:.0f}s."
     )
 
 

@@ -173,8 +173,7 @@ def main() -> None:
 
     trained: dict[str, dict] = {}
     if args.train:
-        labelled_questions = {p.question for p in problems}
-        held_out = [p for p in task.problems("test") if p.question not in labelled_questions][: args.held_out]
+        held_out = _held_out_problems(task, problems, args.held_out)
         trained = _train_and_judge(args, policy, task, generator, held_out, label_sets)
 
     table = Table(title=f"arith ({args.difficulty}): labels vs exact first error, {len(flat)} sampled solutions")
@@ -236,6 +235,12 @@ def main() -> None:
         + ("[green]holds[/green]" if holds else "[red]does not hold[/red]")
         + f"; total {time.perf_counter() - started:.0f}s"
     )
+
+
+def _held_out_problems(task: ArithTask, labelled, count: int) -> list:  # type: ignore[no-untyped-def]
+    """The first ``count`` test problems whose question is not among ``labelled`` (the PRMs never train on them)."""
+    questions = {p.question for p in labelled}
+    return [p for p in task.problems("test") if p.question not in questions][:count]
 
 
 def _train_and_judge(args: argparse.Namespace, policy: str, task: ArithTask, generator, held_out, label_sets) -> dict[str, dict]:  # type: ignore[no-untyped-def]

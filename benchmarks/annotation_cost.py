@@ -39,10 +39,64 @@ numbers was seen, is the demo's (``prmkit.demo``, whose helpers this script call
                 (1,000 resamples, the same ones for every row) follow the table
 
 The claim checked at the end: OmegaPRM reaches at least per-step MC's first-error accuracy with at
-most 40% of its rollouts. Usage (the default run takes about 5 minutes on 2 busy CPU cores):
+most 40% of its rollouts. Usage (the default run takes about 4-5 minutes on 2 busy CPU cores):
 
     python benchmarks/annotation_cost.py                       # the shipped policy
     python benchmarks/annotation_cost.py --policy runs/arith_policy --problems 64 --no-tree
+    python benchmarks/annotation_cost.py --no-train            # label columns only (no PRM per label set)
+
+The last default run (shipped policy, 249 s of which 85 s the PRM columns, 4 min 18 s wall under
+``nice -n 19`` on the 2 shared CPU cores) printed:
+
+                                                    arith (demo): labels vs exact first error, 128 sampled solutions
+    ┏━━━━━━━━━━━━━━━━━┳━━━━━━━━━━┳━━━━━━━━━━━━━━┳━━━━━━━┳━━━━━━━━━━━━━━━┳━━━━━━━━━━┳━━━━━━━━━━━━━━━━━┳━━━━━━━━━┳━━━━━━━━━┳━━━━━━━━━━┳━━━━━━┳━━━━━━━━━━┳━━━━━━━━━━━━┓
+    ┃       annotator ┃ rollouts ┃ per solution ┃ vs mc ┃ policy tokens ┃ step acc ┃ first-error acc ┃ wrong P ┃ wrong R ┃ labelled ┃    s ┃   PRM F1 ┃ PRM wtd@16 ┃
+    ┡━━━━━━━━━━━━━━━━━╇━━━━━━━━━━╇━━━━━━━━━━━━━━╇━━━━━━━╇━━━━━━━━━━━━━━━╇━━━━━━━━━━╇━━━━━━━━━━━━━━━━━╇━━━━━━━━━╇━━━━━━━━━╇━━━━━━━━━━╇━━━━━━╇━━━━━━━━━━╇━━━━━━━━━━━━┩
+    │        mc (n=8) │     3968 │         31.0 │  100% │         72907 │    0.880 │           0.719 │   0.801 │   0.879 │      128 │ 28.5 │ 33.8@0.5 │       51.0 │
+    │  omegaprm (k=8) │     1304 │         10.2 │   33% │         27159 │    0.899 │           0.758 │   0.900 │   0.848 │      128 │  8.8 │ 28.9@0.5 │       54.0 │
+    │   rpe (n=8, eps │     4224 │         33.0 │  106% │         81883 │    0.811 │           0.539 │   0.660 │   0.984 │      128 │ 33.5 │ 32.7@0.5 │       52.0 │
+    │            0.8) │          │              │       │               │          │                 │         │         │          │      │          │            │
+    │ pav (n=8, A>=0) │     4224 │         33.0 │  106% │         81883 │    0.607 │           0.547 │   0.644 │   0.918 │      128 │ 33.4 │ 11.0@0.5 │       53.0 │
+    │           spare │        0 │          0.0 │    0% │             0 │    1.000 │           1.000 │   1.000 │   1.000 │      128 │  0.1 │ 30.1@0.5 │       55.0 │
+    │   (reference, 0 │          │              │       │               │          │                 │         │         │          │      │          │            │
+    │       rollouts) │          │              │       │               │          │                 │         │         │          │      │          │            │
+    │ mc@budget (n=3) │     1488 │         11.6 │   38% │         27383 │    0.827 │           0.594 │   0.695 │   0.926 │      128 │ 12.3 │ 31.5@0.5 │       53.0 │
+    │      rpe@budget │     1584 │         12.4 │   40% │         30740 │    0.780 │           0.492 │   0.581 │   0.977 │      128 │ 14.2 │ 23.6@0.5 │       55.0 │
+    │           (n=3) │          │              │       │               │          │                 │         │         │          │      │          │            │
+    │      pav@budget │     1584 │         12.4 │   40% │         30740 │    0.615 │           0.609 │   0.701 │   0.762 │      128 │ 14.5 │  0.0@0.5 │       52.0 │
+    │           (n=3) │          │              │       │               │          │                 │         │         │          │      │          │            │
+    │      omega-tree │     1272 │          7.4 │   32% │         24668 │    0.881 │           0.636 │   0.919 │   0.886 │      173 │ 10.3 │        — │          — │
+    │    (k=8, budget │          │              │       │               │          │                 │         │         │          │      │          │            │
+    │            64)* │          │              │       │               │          │                 │         │         │          │      │          │            │
+    │       rest-mcts │     1006 │         27.2 │   25% │          9233 │    0.574 │           0.730 │   0.690 │   0.476 │       37 │  3.6 │        — │          — │
+    │         (N=32)* │          │              │       │               │          │                 │         │         │          │      │          │            │
+    └─────────────────┴──────────┴──────────────┴───────┴───────────────┴──────────┴─────────────────┴─────────┴─────────┴──────────┴──────┴──────────┴────────────┘
+    PRM columns: a token-cls PRM trained on each label set (demo recipe: hard labels, 6 epochs, lr 1e-3), judged on 100 held-out problems x 16 solutions (T=1.0,
+    pass@1 42.9%); F1 at each set's own validation-picked threshold (else at 0.5), weighted vote on min-aggregated scores. Reference: majority 53.0 [43.0, 62.0],
+    exact oracle weighted 85.0 [78.0, 91.0]. 95 % bootstrap intervals over problems: mc F1 33.8@0.5 (threshold —), wtd 51.0 [42.0, 60.0]; omegaprm F1 28.9@0.5
+    (threshold —), wtd 54.0 [44.0, 63.0]; rpe F1 32.7@0.5 (threshold —), wtd 52.0 [43.0, 61.0]; pav F1 11.0@0.5 (threshold —), wtd 53.0 [43.0, 62.0]; spare F1
+    30.1@0.5 (threshold —), wtd 55.0 [46.0, 65.0]; mc@budget F1 31.5@0.5 (threshold —), wtd 53.0 [44.0, 62.0]; rpe@budget F1 23.6@0.5 (threshold —), wtd 55.0 [46.0,
+    64.0]; pav@budget F1 0.0@0.5 (threshold —), wtd 52.0 [42.0, 62.0]. Sampling 8s, training + judging 77s.
+    * omega-tree and rest-mcts label their own trees' solutions (different ones); 'labelled' counts them, and an omega-tree search the budget cut short (first error
+    unknown) counts as a first-error miss.
+    ppm-pairs*: 8 pairs from 1006 rollouts (9233 policy tokens, 3.3s); the exact checker agrees (chosen right so far, rejected wrong) with step 3/4 (75%), final 3/4
+    (75%)
+    wrong P / R: precision and recall of the steps a method calls wrong (prefix broken: at or after its first error) against the exact ones.
+    equal rollouts (~1304): best omegaprm first-error accuracy 0.758 vs mc@budget 0.594: +16.4 points; at n=8: rpe 0.539, pav 0.547 vs mc 0.719
+    spare (0 rollouts, the reference solution instead) first-error accuracy 1.000: +40.6 points over mc@budget, +28.1 over mc (n=8)
+    OmegaPRM first-error accuracy 0.758 vs MC 0.719 with 33% of MC's rollouts: claim (>= MC accuracy with <= 40% rollouts) holds; total 249s
+
+What it means: at equal rollouts (~1.3k, a third of MC's n=8) OmegaPRM's binary search beats MC cut
+to the same budget by +16.4 points of first-error accuracy (0.758 vs 0.594) and even MC at three
+times its rollouts (0.719); RPE and PAV do not beat MC at either budget (pav@budget +1.5 points, rpe
+below), they call too many steps wrong (high recall, low precision). SPARE's 1.000 is a ceiling
+effect: arith has one reference path and this policy's errors are arithmetic slips, so aligning a
+step with the reference *is* the exact check; it says nothing about tasks with many valid
+solutions. The PRMs trained on the label sets cannot be told apart: weighted@16 51-55 % against
+majority vote's 53 % [43, 62] with every interval about +-9 points wide, far from the oracle's 85 %;
+128 labelled solutions (24 optimizer steps) teach this recipe little, and the validation split (3
+problems, 12 solutions, all right by the exact check) could pick no threshold, so every F1 is at 0.5
+(0-34).
 """
 
 from __future__ import annotations

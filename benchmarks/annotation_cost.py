@@ -89,14 +89,14 @@ The last default run (shipped policy, 249 s of which 85 s the PRM columns, 4 min
 What it means: at equal rollouts (~1.3k, a third of MC's n=8) OmegaPRM's binary search beats MC cut
 to the same budget by +16.4 points of first-error accuracy (0.758 vs 0.594) and even MC at three
 times its rollouts (0.719); RPE and PAV do not beat MC at either budget (pav@budget +1.5 points, rpe
-below), they call too many steps wrong (high recall, low precision). SPARE's 1.000 is a ceiling
+below; RPE calls too many steps wrong: wrong-step recall 0.98, precision 0.58-0.66). SPARE's 1.000 is a ceiling
 effect: arith has one reference path and this policy's errors are arithmetic slips, so aligning a
 step with the reference *is* the exact check; it says nothing about tasks with many valid
-solutions. The PRMs trained on the label sets cannot be told apart: weighted@16 51-55 % against
-majority vote's 53 % [43, 62] with every interval about +-9 points wide, far from the oracle's 85 %;
+solutions. By weighted vote the PRMs trained on the label sets cannot be told apart: weighted@16
+51-55 % against majority vote's 53 % [43, 62] with every interval about +-9 points wide, far from the oracle's 85 %;
 128 labelled solutions (24 optimizer steps) teach this recipe little, and the validation split (3
 problems, 12 solutions, all right by the exact check) could pick no threshold, so every F1 is at 0.5
-(0-34).
+(0-34, lowest for the two PAV sets; no interval at 0.5, so that order is not established).
 """
 
 from __future__ import annotations

@@ -26,7 +26,8 @@ numbers was seen, is the demo's (``prmkit.demo``, whose helpers this script call
 
     recipe      ``prmkit.train.prm.train_prm`` from the policy checkpoint, the DemoConfig defaults:
                 hard labels (label >= 0.5), 6 epochs, learning rate 1e-3, batch 32, best checkpoint by
-                validation F1 on the trainer's own 10 % validation split of that label set
+                validation F1 on the trainer's own 10 % validation split of that label set (the
+                demo evaluates every 50 steps, so at this size the last checkpoint is the one kept)
     held-out    ``--held-out`` (100) problems of the test split that are not labelled here, 16
                 solutions each (``--bon-n``), sampled once from the policy at T=1 with seed+1
     F1          ProcessBench-style F1 at the threshold that maximises it on the label set's own

@@ -298,91 +298,57 @@ GuideBackend = Annotated[str | None, typer.Option(help="Guide backend: transform
 GuideOption = Annotated[list[str], typer.Option(help="Guide option as key=value (JSON values); repeatable.")]
 
 
-@app.command("rest-mcts")
-def rest_mcts(
-    task: Task = "arith",
-    policy: Policy = "demo",
-    generator: GeneratorName = "transformers",
-    problems: Problems = 64,
-    split: Split = "train",
-    n: TreeN = 32,
-    width: Width = 4,
-    c_puct: CPuct = 1.0,
-    widen_below: WidenBelow = 0.5,
-    rollout_weight: RolloutWeight = 1.0,
-    max_steps: MaxSteps = 10,
-    max_step_tokens: MaxStepTokens = 32,
-    guide: GuideName = None,
-    guide_path: GuidePath = None,
-    guide_backend: GuideBackend = None,
-    guide_option: GuideOption = [],  # noqa: B006
-    out: Out = Path("labels/rest-mcts"),
-    shard_size: ShardSize = 16,
-    max_new_tokens: MaxNewTokens = 256,
-    temperature: Temperature = 1.0,
-    seed: Seed = 0,
-    task_option: TaskOption = [],  # noqa: B006
-    generator_option: GeneratorOption = [],  # noqa: B006
-    threads: Threads = 1,
-    engine: EngineName = "local",
-    address: Address = None,
-    workers: Workers = 2,
-    threads_per_worker: ThreadsPerWorker = 1,
-    num_gpus_per_worker: GpusPerWorker = 0.0,
-) -> None:
-    """ReST-MCTS* value targets: v_k of every solution one MCTS tree per question finished (Zhang et al. 2024)."""
-    from prmkit.annotate.rest_mcts import RestMCTSConfig
+def _tree_command(name: str, doc: str) -> None:
+    """Register ``prmkit annotate NAME`` for a registered annotator that labels from one MCTS tree per
+    question (its ``config_class`` is a :class:`~prmkit.annotate._tree.TreeConfig`)."""
 
-    config = _config(RestMCTSConfig, n=n, width=width, c_puct=c_puct, widen_below=widen_below, rollout_weight=rollout_weight,
-                     max_steps=max_steps, max_step_tokens=max_step_tokens, max_new_tokens=max_new_tokens,
-                     temperature=temperature, seed=seed)  # fmt: skip
-    job = _Job(task, task_option, policy, generator, generator_option, problems, split, 1, out, shard_size, None, threads, EngineFlags(engine, address, workers, threads_per_worker, num_gpus_per_worker))  # fmt: skip
-    _run("rest-mcts", config, job, guide=_Judge(guide, guide_path, guide_backend, guide_option) if guide else None)
+    def command(
+        task: Task = "arith",
+        policy: Policy = "demo",
+        generator: GeneratorName = "transformers",
+        problems: Problems = 64,
+        split: Split = "train",
+        n: TreeN = 32,
+        width: Width = 4,
+        c_puct: CPuct = 1.0,
+        widen_below: WidenBelow = 0.5,
+        rollout_weight: RolloutWeight = 1.0,
+        max_steps: MaxSteps = 10,
+        max_step_tokens: MaxStepTokens = 32,
+        guide: GuideName = None,
+        guide_path: GuidePath = None,
+        guide_backend: GuideBackend = None,
+        guide_option: GuideOption = [],  # noqa: B006
+        out: Out = Path(f"labels/{name}"),
+        shard_size: ShardSize = 16,
+        max_new_tokens: MaxNewTokens = 256,
+        temperature: Temperature = 1.0,
+        seed: Seed = 0,
+        task_option: TaskOption = [],  # noqa: B006
+        generator_option: GeneratorOption = [],  # noqa: B006
+        threads: Threads = 1,
+        engine: EngineName = "local",
+        address: Address = None,
+        workers: Workers = 2,
+        threads_per_worker: ThreadsPerWorker = 1,
+        num_gpus_per_worker: GpusPerWorker = 0.0,
+    ) -> None:
+        from prmkit.annotate import ANNOTATORS
+
+        config = _config(ANNOTATORS.get(name).config_class, n=n, width=width, c_puct=c_puct, widen_below=widen_below,
+                         rollout_weight=rollout_weight, max_steps=max_steps, max_step_tokens=max_step_tokens,
+                         max_new_tokens=max_new_tokens, temperature=temperature, seed=seed)  # fmt: skip
+        job = _Job(task, task_option, policy, generator, generator_option, problems, split, 1, out, shard_size, None, threads, EngineFlags(engine, address, workers, threads_per_worker, num_gpus_per_worker))  # fmt: skip
+        _run(name, config, job, guide=_Judge(guide, guide_path, guide_backend, guide_option) if guide else None)
+
+    command.__doc__ = doc
+    command.__name__ = name.replace("-", "_")
+    app.command(name)(command)
 
 
-@app.command("ppm-pairs")
-def ppm_pairs(
-    task: Task = "arith",
-    policy: Policy = "demo",
-    generator: GeneratorName = "transformers",
-    problems: Problems = 64,
-    split: Split = "train",
-    n: TreeN = 32,
-    width: Width = 4,
-    c_puct: CPuct = 1.0,
-    widen_below: WidenBelow = 0.5,
-    rollout_weight: RolloutWeight = 1.0,
-    max_steps: MaxSteps = 10,
-    max_step_tokens: MaxStepTokens = 32,
-    guide: GuideName = None,
-    guide_path: GuidePath = None,
-    guide_backend: GuideBackend = None,
-    guide_option: GuideOption = [],  # noqa: B006
-    out: Out = Path("labels/ppm-pairs"),
-    shard_size: ShardSize = 16,
-    max_new_tokens: MaxNewTokens = 256,
-    temperature: Temperature = 1.0,
-    seed: Seed = 0,
-    task_option: TaskOption = [],  # noqa: B006
-    generator_option: GeneratorOption = [],  # noqa: B006
-    threads: Threads = 1,
-    engine: EngineName = "local",
-    address: Address = None,
-    workers: Workers = 2,
-    threads_per_worker: ThreadsPerWorker = 1,
-    num_gpus_per_worker: GpusPerWorker = 0.0,
-) -> None:
-    """rStar-Math step preference pairs: steps of one MCTS tree per question ranked by Q (Guan et al. 2025).
-
-    Writes StepPair records (prefix, chosen, rejected) for `prmkit train pairwise`.
-    """
-    from prmkit.annotate.ppm import PPMPairsConfig
-
-    config = _config(PPMPairsConfig, n=n, width=width, c_puct=c_puct, widen_below=widen_below, rollout_weight=rollout_weight,
-                     max_steps=max_steps, max_step_tokens=max_step_tokens, max_new_tokens=max_new_tokens,
-                     temperature=temperature, seed=seed)  # fmt: skip
-    job = _Job(task, task_option, policy, generator, generator_option, problems, split, 1, out, shard_size, None, threads, EngineFlags(engine, address, workers, threads_per_worker, num_gpus_per_worker))  # fmt: skip
-    _run("ppm-pairs", config, job, guide=_Judge(guide, guide_path, guide_backend, guide_option) if guide else None)
+_tree_command("rest-mcts", "ReST-MCTS* value targets: v_k of every solution one MCTS tree per question finished (Zhang et al. 2024).")
+_tree_command("ppm-pairs", "rStar-Math step preference pairs: steps of one MCTS tree per question ranked by Q (Guan et al. 2025).\n\n"
+              "Writes StepPair records (prefix, chosen, rejected) for `prmkit train pairwise`.")
 
 
 @dataclass

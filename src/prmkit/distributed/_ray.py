@@ -57,6 +57,9 @@ class _Actor:
     def __init__(self, factory: bytes, threads: int) -> None:
         import ray.cloudpickle as cloudpickle
 
+        from prmkit._memory import keep_freed_memory
+
+        keep_freed_memory()  # a Ray worker is its own interpreter: the driver's malloc setting is not inherited
         if threads:
             os.environ["OMP_NUM_THREADS"] = str(threads)
             try:

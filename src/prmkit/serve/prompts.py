@@ -25,6 +25,7 @@ from typing import Any
 
 from prmkit.serve.errors import ApiError
 from prmkit.tasks import Task
+from prmkit.tasks._free_text import FreeTextSteps
 from prmkit.types import Problem
 
 __all__ = ["ChatSteps", "ChatTemplatePrompts", "GatewayTask", "TaskPrompts", "message_text", "request_problem"]
@@ -56,7 +57,7 @@ class GatewayTask:
         return getattr(self.base, name)
 
 
-class ChatSteps:
+class ChatSteps(FreeTextSteps):
     """The task of a chat policy: steps are separated by ``step_separator``; answers graded by :mod:`prmkit.answers`."""
 
     name = "chat"
@@ -71,22 +72,6 @@ class ChatSteps:
 
     def prompt(self, problem: Problem) -> str:
         return problem.question + self.step_separator
-
-    def split_steps(self, text: str) -> list[str]:
-        return [part.strip() for part in text.split(self.step_separator) if part.strip()]
-
-    def extract_answer(self, text: str) -> str | None:
-        from prmkit.answers import extract_answer
-
-        return extract_answer(text)
-
-    def is_correct(self, answer: str | None, problem: Problem) -> bool:
-        from prmkit.answers import grade
-
-        return grade(answer, problem.answer)
-
-    def first_error(self, problem: Problem, steps: list[str]) -> int | None:
-        return None
 
 
 def message_text(content: Any, where: str) -> str:

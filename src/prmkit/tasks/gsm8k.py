@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from prmkit.tasks._free_text import FreeTextSteps
 from prmkit.types import Problem
 
 __all__ = ["DEFAULT_PROMPT", "GSM8KTask"]
@@ -27,7 +28,7 @@ DEFAULT_PROMPT = (
 )
 
 
-class GSM8KTask:
+class GSM8KTask(FreeTextSteps):
     """GSM8K problems from local JSONL files; implements :class:`prmkit.tasks.Task`.
 
     Args:
@@ -101,23 +102,3 @@ class GSM8KTask:
 
     def prompt(self, problem: Problem) -> str:
         return self.prompt_template.format(question=problem.question)
-
-    def split_steps(self, text: str) -> list[str]:
-        """One step per non-blank line, stripped."""
-        return [line.strip() for line in text.split(self.step_separator) if line.strip()]
-
-    def extract_answer(self, text: str) -> str | None:
-        """The final answer (``#### N``, ``The answer is N``, ``\\boxed{N}``, ...) via :mod:`prmkit.answers`."""
-        from prmkit.answers import extract_answer
-
-        return extract_answer(text)
-
-    def is_correct(self, answer: str | None, problem: Problem) -> bool:
-        """Whether ``answer`` equals the gold answer (math-verify, so ``1,000`` == ``1000``)."""
-        from prmkit.answers import grade
-
-        return grade(answer, problem.answer)
-
-    def first_error(self, problem: Problem, steps: list[str]) -> int | None:
-        """GSM8K has no exact step checker: always ``None`` (unknown)."""
-        return None

@@ -12,17 +12,18 @@ from __future__ import annotations
 
 import os
 import random
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
 from prmkit.io._jsonl import FormatError, read_jsonl
 from prmkit.models._tokenizer import load_tokenizer  # trainers and scorers read tokenizers alike
 from prmkit.types import LabelledSolution
 
-__all__ = ["IGNORE_INDEX", "load_labelled", "load_tokenizer", "pad_batch", "read_at_positions", "split_by_problem"]
+__all__ = ["IGNORE_INDEX", "load_labelled", "load_tokenizer", "pad_batch", "read_at_positions", "read_records", "split_by_problem"]
 
 #: Label value meaning "no loss here" (the PyTorch / Hugging Face convention).
 IGNORE_INDEX = -100
+T = TypeVar("T")
 
 
 def load_labelled(path: str | os.PathLike[str]) -> list[LabelledSolution]:
@@ -37,20 +38,35 @@ def load_labelled(path: str | os.PathLike[str]) -> list[LabelledSolution]:
         FormatError: a line is not valid JSON or not a valid record (names file, line and the problem),
             or there is no record at all.
     """
+    return read_records(
+        path, LabelledSolution.from_dict, "a LabelledSolution",
+        "{'problem': {...}, 'solution': {...}, 'labels': {...} or null}",
+        "no records; a training file needs at least one LabelledSolution line",
+    )
+
+
+def read_records(path: str | os.PathLike[str], from_dict: Callable[[dict[str, Any]], T], noun: str, expected: str,
+                 when_empty: str) -> list[T]:
+    """Every record of a JSONL file, or of a folder's files (:func:`prmkit.io._files.data_files`), built
+    by ``from_dict``: the one reader of the trainers' inputs, so that each names a bad line the same way.
+
+    Raises:
+        FileNotFoundError: ``path`` does not exist.
+        FormatError: ``file:line: not {noun} record (...); expected {expected}``, or ``path: {when_empty}``.
+    """
     from prmkit.io._files import data_files
 
     records = []
     for file in data_files(path, (".jsonl",)):
         for line_number, data in read_jsonl(file):
             try:
-                records.append(LabelledSolution.from_dict(data))
+                records.append(from_dict(data))
             except (KeyError, TypeError, ValueError) as err:
                 raise FormatError(
-                    f"{file}:{line_number}: not a LabelledSolution record ({type(err).__name__}: {err}); "
-                    "expected {'problem': {...}, 'solution': {...}, 'labels': {...} or null}"
+                    f"{file}:{line_number}: not {noun} record ({type(err).__name__}: {err}); expected {expected}"
                 ) from None
     if not records:
-        raise FormatError(f"{path}: no records; a training file needs at least one LabelledSolution line")
+        raise FormatError(f"{path}: {when_empty}")
     return records
 
 

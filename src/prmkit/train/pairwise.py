@@ -38,9 +38,10 @@ from pathlib import Path
 from typing import Any
 
 from prmkit._errors import InputError
-from prmkit.io._jsonl import FormatError, read_jsonl
+from prmkit.io._jsonl import FormatError
 from prmkit.models.formats.token_cls import DEFAULT_STEP_SEPARATOR, encode_token_cls
 from prmkit.train._config import TrainConfig, help_text
+from prmkit.train._data import read_records
 from prmkit.types import StepPair
 
 __all__ = ["PAIRWISE_METRICS", "PairwiseTrainConfig", "load_pairs", "pair_accuracy", "train_pairwise"]
@@ -106,24 +107,12 @@ def load_pairs(path: str | os.PathLike[str]) -> list[StepPair]:
         FileNotFoundError: ``path`` does not exist.
         FormatError: a line that is not a StepPair (names file and line), or no pair at all.
     """
-    from prmkit.io._files import data_files
-
-    pairs = []
-    for file in data_files(path, (".jsonl",)):
-        for line_number, data in read_jsonl(file):
-            try:
-                pairs.append(StepPair.from_dict(data))
-            except (KeyError, TypeError, ValueError) as err:
-                raise FormatError(
-                    f"{file}:{line_number}: not a StepPair record ({type(err).__name__}: {err}); expected "
-                    "{'problem': {...}, 'prefix': [...], 'chosen': [...], 'rejected': [...], 'q_chosen', 'q_rejected'}"
-                ) from None
-    if not pairs:
-        raise FormatError(
-            f"{path}: no StepPair records (a `prmkit annotate ppm-pairs` tree with a right and a wrong "
-            "solution gives some); nothing to train on"
-        )
-    return pairs
+    return read_records(
+        path, StepPair.from_dict, "a StepPair",
+        "{'problem': {...}, 'prefix': [...], 'chosen': [...], 'rejected': [...], 'q_chosen', 'q_rejected'}",
+        "no StepPair records (a `prmkit annotate ppm-pairs` tree with a right and a wrong solution gives some); "
+        "nothing to train on",
+    )
 
 
 def _split(pairs: Sequence[StepPair], fraction: float, seed: int) -> tuple[list[StepPair], list[StepPair]]:
@@ -223,17 +212,12 @@ def train_pairwise(config: PairwiseTrainConfig) -> Path:
         )
     fit_pairs = train_pairs[: config.eval_train_examples]
 
+    def predict(unwrapped: Any, items: list[tuple[str, list[str]]]) -> list[list[float]]:
+        return predict_step_scores(unwrapped, tokenizer, items, separator=config.step_separator,
+                                   batch_size=config.eval_batch_size, padding_side=config.padding_side)
+
     def last_scores(unwrapped: Any, subset: Sequence[StepPair], side: str) -> list[float]:
-        items = [(p.problem.question, [*p.prefix, *getattr(p, side)]) for p in subset]
-        scores = predict_step_scores(
-            unwrapped,
-            tokenizer,
-            items,
-            separator=config.step_separator,
-            batch_size=config.eval_batch_size,
-            padding_side=config.padding_side,
-        )
-        return [row[-1] for row in scores]
+        return [row[-1] for row in predict(unwrapped, [(p.problem.question, [*p.prefix, *getattr(p, side)]) for p in subset])]
 
     def evaluate(unwrapped: Any) -> dict[str, float]:
         found: dict[str, float] = {}
@@ -243,15 +227,7 @@ def train_pairwise(config: PairwiseTrainConfig) -> Path:
                     last_scores(unwrapped, subset, "chosen"), last_scores(unwrapped, subset, "rejected")
                 )
         if step_records:
-            items = [(r.problem.question, r.solution.steps) for r in step_records]
-            scores = predict_step_scores(
-                unwrapped,
-                tokenizer,
-                items,
-                separator=config.step_separator,
-                batch_size=config.eval_batch_size,
-                padding_side=config.padding_side,
-            )
+            scores = predict(unwrapped, [(r.problem.question, r.solution.steps) for r in step_records])
             found.update(evaluate_step_scores(step_records, scores, config.threshold))
         return found
 

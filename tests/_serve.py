@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import socket
+import subprocess
+import sys
 import threading
 import time
 from typing import Any
 
 import httpx
 
-__all__ = ["LiveServer", "Recorder", "Gate", "free_port", "post_concurrently", "ERROR_KEYS"]
+__all__ = ["LiveServer", "Recorder", "Gate", "free_port", "post_concurrently", "start_cli_server", "ERROR_KEYS"]
 
 ERROR_KEYS = {"code", "message", "request_id", "param"}
 
@@ -61,6 +64,28 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def start_cli_server(*args: str, env: dict[str, str] | None = None, timeout: float = 30.0) -> tuple[subprocess.Popen, int]:
+    """``prmkit serve --port P *args`` in a subprocess, once its ``/health`` answers; fails the test
+    with the server's output if it exits or is not up within ``timeout`` seconds."""
+    import pytest
+
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-c", "from prmkit.cli import main; main()", "serve", "--port", str(port), *args],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env={**os.environ, **(env or {})},
+    )  # fmt: skip
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            httpx.get(f"http://127.0.0.1:{port}/health", timeout=1)
+            return proc, port
+        except httpx.TransportError:
+            if time.monotonic() > deadline or proc.poll() is not None:
+                proc.kill()
+                pytest.fail(f"prmkit serve did not come up: {proc.stdout.read() if proc.stdout else ''}")
+            time.sleep(0.1)
 
 
 class LiveServer:

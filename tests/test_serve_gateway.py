@@ -25,7 +25,7 @@ from prmkit.serve.search_service import build_gateway
 from prmkit.tasks.arith import ArithTask, resolve_policy
 from prmkit.types import Completion
 from tests._fake_world import CountTask, ExactScorer, SlipGenerator
-from tests._serve import ERROR_KEYS, LiveServer, free_port, post_concurrently
+from tests._serve import ERROR_KEYS, LiveServer, free_port, post_concurrently, start_cli_server
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -452,32 +452,14 @@ def test_the_cli_builds_the_gateway_from_its_flags(monkeypatch):
 
 def test_the_help_gateway_curl_example_works_against_the_cli_server():
     """`prmkit serve --policy demo --prm arith-oracle` as a process, asked with the curl line of its --help."""
-    import os
     import shlex
-    import subprocess
-    import sys
 
     from prmkit.cli.serve import HELP
 
     line = [part for part in HELP.split("\n\n") if part.strip().startswith("curl")][-1].replace("\\[", "[")
     argv = shlex.split(line)
-    port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-c", "from prmkit.cli import main; main()", "serve", "--policy", "demo", "--prm", "arith-oracle",
-         "--port", str(port)],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=dict(os.environ),
-    )  # fmt: skip
+    proc, port = start_cli_server("--policy", "demo", "--prm", "arith-oracle", timeout=60)
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                httpx.get(f"http://127.0.0.1:{port}/health", timeout=1)
-                break
-            except httpx.TransportError:
-                if time.monotonic() > deadline or proc.poll() is not None:
-                    proc.kill()
-                    pytest.fail(f"prmkit serve did not come up: {proc.stdout.read() if proc.stdout else ''}")
-                time.sleep(0.2)
         headers = dict(argv[i + 1].split(": ", 1) for i, a in enumerate(argv) if a == "-H")
         url = argv[-1].replace("8000", str(port))
         response = httpx.post(url, content=argv[argv.index("-d") + 1].encode(), headers=headers, timeout=60)

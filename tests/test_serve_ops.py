@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import os
 import shlex
 import signal
 import socket
 import subprocess
-import sys
 import time
 
 import httpx
@@ -20,7 +18,7 @@ from prmkit.models import load_scorer
 from prmkit.models.backends.http import HTTPScorer, HTTPScorerError
 from prmkit.serve._uvicorn import header_timeout_protocol
 from prmkit.serve.app import create_app
-from tests._serve import ERROR_KEYS, LiveServer, Recorder, free_port
+from tests._serve import ERROR_KEYS, LiveServer, Recorder, start_cli_server
 
 ITEM = {"items": [{"question": "q 1", "steps": ["a", "b"]}]}
 
@@ -194,21 +192,7 @@ def test_a_20_mb_body_is_refused_from_its_length_in_well_under_a_second():
 
 
 def _start_cli(*args: str, env: dict[str, str] | None = None) -> tuple[subprocess.Popen, int]:
-    port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-c", "from prmkit.cli import main; main()", "serve", "--model", "dummy", "--port", str(port), *args],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env={**os.environ, **(env or {})},
-    )  # fmt: skip
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            httpx.get(f"http://127.0.0.1:{port}/health", timeout=1)
-            return proc, port
-        except httpx.TransportError:
-            if time.monotonic() > deadline or proc.poll() is not None:
-                proc.kill()
-                pytest.fail(f"prmkit serve did not come up: {proc.stdout.read() if proc.stdout else ''}")
-            time.sleep(0.1)
+    return start_cli_server("--model", "dummy", *args, env=env)
 
 
 def test_the_help_curl_example_works_against_the_cli_server():

@@ -12,7 +12,7 @@ takes from such a config in the same way. Nothing here imports torch.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from prmkit._errors import InputError
 
@@ -38,6 +38,9 @@ class TrainConfig:
             the concrete config class and field (``PRMTrainConfig.learning_rate = -1.0 must be > 0``).
             Paths are checked by :func:`resolve_inputs`, which needs the filesystem.
     """
+
+    #: What a line of ``train_file`` / ``val_file`` holds (named in the errors about them).
+    record_type: ClassVar[str] = "LabelledSolution"
 
     train_file: str = field(metadata=help_text("JSONL of LabelledSolution records, or a `prmkit annotate` output folder (its shards)."))
     base_model: str = field(metadata=help_text("Hugging Face causal-LM checkpoint directory to start from."))
@@ -134,11 +137,11 @@ def resolve_inputs(config: TrainConfig) -> None:
         if value is None or Path(value).is_file():
             continue
         if not Path(value).exists():
-            raise InputError(f"{name}.{field_name} = {value!r} does not exist; give a JSONL file of LabelledSolution "
+            raise InputError(f"{name}.{field_name} = {value!r} does not exist; give a JSONL file of {config.record_type} "
                              "records or a `prmkit annotate` output folder")
         if not is_annotate_output(value):
             raise InputError(f"{name}.{field_name} = {value!r} is a folder without annotate shards ({SHARD_GLOB}); "
-                             "give a JSONL file of LabelledSolution records or a `prmkit annotate` output folder")
+                             f"give a JSONL file of {config.record_type} records or a `prmkit annotate` output folder")
         try:
             data_files(value, (".jsonl",))
         except InputError as err:

@@ -35,7 +35,7 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from prmkit._errors import InputError
 from prmkit.io._jsonl import FormatError
@@ -59,6 +59,7 @@ class PairwiseTrainConfig(TrainConfig):
             empty ``step_separator`` or a ``threshold`` outside (0, 1).
     """
 
+    record_type: ClassVar[str] = "StepPair"
     train_file: str = field(
         metadata=help_text("JSONL of StepPair records, or a `prmkit annotate ppm-pairs` output folder.")
     )
